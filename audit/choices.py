@@ -1,0 +1,58 @@
+"""The audit event registry: one place, stable public names, duplicates rejected at import."""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import models
+
+
+@enum.unique  # a duplicate value would silently alias another event; refuse to import instead
+class AuditAction(models.TextChoices):
+    # Organizations
+    ORG_CREATED = "org.created", "Organization created"
+    # Members and RBAC
+    MEMBER_ADDED = "member.added", "Member added"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member RBAC role changed"
+    MEMBER_DEACTIVATED = "member.deactivated", "Member deactivated"
+    MEMBER_REACTIVATED = "member.reactivated", "Member reactivated"
+    MEMBER_CUSTOM_ROLE_ASSIGNED = "member.custom_role_assigned", "Custom role assigned"
+    MEMBER_CUSTOM_ROLE_UNASSIGNED = "member.custom_role_unassigned", "Custom role unassigned"
+    # Custom roles
+    CUSTOM_ROLE_CREATED = "custom_role.created", "Custom role created"
+    CUSTOM_ROLE_UPDATED = "custom_role.updated", "Custom role updated"
+    CUSTOM_ROLE_DELETED = "custom_role.deleted", "Custom role deleted"
+    # Teams
+    TEAM_CREATED = "team.created", "Team created"
+    TEAM_RENAMED = "team.renamed", "Team renamed"
+    TEAM_DELETED = "team.deleted", "Team deleted"
+    TEAM_MEMBER_ADDED = "team.member_added", "Team member added"
+    TEAM_MEMBER_REMOVED = "team.member_removed", "Team member removed"
+    # Users and credentials
+    USER_CREATED = "user.created", "User created"
+    USER_PASSWORD_SET = "user.password_set", "Password set"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    SESSIONS_REVOKED = "auth.sessions_revoked", "Sessions revoked"
+    # Sign-in
+    LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
+    LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"
+    LOGOUT = "auth.logout", "Signed out"
+    # SCIM role/team mapping (names from the product specification)
+    SCIM_USER_ROLE_CHANGED = "scim.user_role_changed", "SCIM: user's roles changed"
+    SCIM_USER_TEAM_CHANGED = "scim.user_team_changed", "SCIM: user's teams changed"
+    SCIM_ROLE_MAPPING_UPDATED = "scim.role_mapping_updated", "SCIM: role mapping updated"
+    SCIM_TEAM_MAPPING_UPDATED = "scim.team_mapping_updated", "SCIM: team mapping updated"
+    SCIM_USE_MAPPING_TABLE_CHANGED = (
+        "scim.use_mapping_table_changed",
+        "SCIM: use-mapping-table toggle changed",
+    )
+    SCIM_AUTO_CREATED_ENTITY = "scim.auto_created_entity", "SCIM: role or team auto-created"
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SCIM_TOKEN = "scim_token", "SCIM token"
+    SYSTEM = "system", "System"
+    ANONYMOUS = "anonymous", "Anonymous"

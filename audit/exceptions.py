@@ -1,0 +1,5 @@
+from governance.exceptions import ServiceError
+
+
+class AuditImmutableError(ServiceError):
+    """Audit events are append-only."""

@@ -1,0 +1,81 @@
+"""The one entry point that writes audit events."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from django.db import connection, models
+
+from audit.choices import ActorKind, AuditAction
+from audit.context import current_context
+from audit.models import AuditEvent
+
+
+@runtime_checkable
+class AuditActor(Protocol):
+    """Anything that can act: a user, an API key, a SCIM token. `None` means the system."""
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        """(kind, id, label)."""
+        ...
+
+
+class SystemActor:
+    """The system acting through a named door (a management command, a Celery job)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return ActorKind.SYSTEM, "", self.label
+
+
+def describe_actor(actor: AuditActor | None) -> tuple[str, str, str]:
+    if actor is None:
+        return ActorKind.SYSTEM, "", "system"
+    return actor.audit_actor()
+
+
+def describe_target(target: models.Model) -> tuple[str, str, str]:
+    return target._meta.model_name or "", str(target.pk), str(target)[:300]
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    org: Any | None,
+    actor: AuditActor | None,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    data: dict[str, Any] | None = None,
+    actor_override: tuple[str, str, str] | None = None,
+) -> AuditEvent:
+    """Record one event. Must run inside the transaction of the change it describes, so that the
+    change and its event commit or roll back together."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record() must run inside the transaction of the change.")
+    if not isinstance(action, AuditAction):
+        action = AuditAction(action)  # unknown names fail here, not in a report later
+    kind, actor_id, actor_label = actor_override or describe_actor(actor)
+    if target is not None:
+        t_type, t_id, t_label = describe_target(target)
+        target_type = target_type or t_type
+        target_id = target_id or t_id
+        target_label = target_label or t_label
+    ctx = current_context()
+    return AuditEvent.objects.create(
+        org=org,
+        action=action,
+        actor_kind=kind,
+        actor_id=str(actor_id)[:64],
+        actor_label=actor_label[:300],
+        target_type=target_type[:64],
+        target_id=str(target_id)[:64],
+        target_label=target_label[:300],
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        request_id=ctx.request_id,
+        data=data or {},
+    )

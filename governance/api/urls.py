@@ -1,0 +1,39 @@
+from django.urls import path
+
+from audit.api.views import AuditEventListView
+from governance.api import views
+
+app_name = "api"
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path("permissions/", views.CatalogView.as_view(), name="catalog"),
+    path("members/", views.MemberListView.as_view(), name="member-list"),
+    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
+    path(
+        "members/<int:pk>/deactivate/",
+        views.MemberStatusView.as_view(active=False),
+        name="member-deactivate",
+    ),
+    path(
+        "members/<int:pk>/reactivate/",
+        views.MemberStatusView.as_view(active=True),
+        name="member-reactivate",
+    ),
+    path("members/<int:pk>/roles/", views.MemberRolesView.as_view(), name="member-roles"),
+    path(
+        "members/<int:pk>/roles/<int:role_id>/",
+        views.MemberRoleDetailView.as_view(),
+        name="member-role-detail",
+    ),
+    path("roles/", views.RoleListView.as_view(), name="role-list"),
+    path("roles/<int:pk>/", views.RoleDetailView.as_view(), name="role-detail"),
+    path("teams/", views.TeamListView.as_view(), name="team-list"),
+    path("teams/<int:pk>/", views.TeamDetailView.as_view(), name="team-detail"),
+    path("teams/<int:pk>/members/", views.TeamMembersView.as_view(), name="team-members"),
+    path(
+        "teams/<int:pk>/members/<int:member_id>/",
+        views.TeamMemberDetailView.as_view(),
+        name="team-member-detail",
+    ),
+    path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
+]

@@ -1,0 +1,18 @@
+"""Celery app. Broker: Redis in production, a filesystem queue under var/ in the embedded run."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+
+app = Celery("governance")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+app.conf.beat_schedule = {
+    "sessions-clear-expired": {
+        "task": "identity.tasks.sessions_clear_expired",
+        "schedule": crontab(minute=17, hour="*/6"),
+    },
+}

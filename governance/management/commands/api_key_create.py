@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from governance import services
+from governance.management.base import CommandFailed, JsonCommand
+from governance.models import Membership
+
+
+class Command(JsonCommand):
+    help = "Create an API key for an active member. Prints JSON with the key (shown only once)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("org")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--label", default="")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        org = self.org(opts["org"])
+        membership = (
+            Membership.objects.filter(org=org, user__email__iexact=opts["email"].strip())
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            raise CommandFailed(f"{opts['email']} is not a member of {org.slug}.")
+        key, secret = services.api_key_create(
+            membership=membership, label=opts["label"], actor=self.actor()
+        )
+        self.emit(
+            {
+                "org": org.slug,
+                "email": membership.user.email,
+                "key_id": key.pk,
+                "prefix": key.prefix,
+                "label": key.label,
+                "api_key": secret,
+            }
+        )
