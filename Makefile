@@ -1,0 +1,79 @@
+# The two commands: `make run` (embedded demo) and `make test` (the whole suite).
+# Both install what they need on a fresh Debian machine: Python packages into .venv, and
+# Debian packages (chromium for browser tests, xmlsec1 for SAML) with apt-get where missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/governance
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-postgres test-sqlite lint format system-deps services venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.lock
+	@touch $(STAMP)
+
+# Debian packages: chromium (Playwright drives it; no browser download) and xmlsec1 (SAML).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Start PostgreSQL and Redis when they are installed but stopped (CI and developer machines).
+services:
+	@if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  echo "Starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done; \
+	fi
+	@if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+	  echo "Starting Redis"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
+	  for i in $$(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.25; done; \
+	fi
+
+run: venv
+	@bash scripts/embedded-run
+
+# On PostgreSQL (and Redis) when they are reachable, as in CI; then on SQLite.
+test: venv system-deps services
+	@if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	else \
+	  echo "PostgreSQL is not reachable on 127.0.0.1:5432: its tests run only on SQLite here."; \
+	fi
+	@$(MAKE) --no-print-directory test-sqlite
+
+test-postgres: venv
+	@echo "== test suite on PostgreSQL =="
+	@redis=""; redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && redis="$(REDIS_TEST_URL)"; \
+	DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: venv
+	@echo "== test suite on SQLite =="
+	@env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts

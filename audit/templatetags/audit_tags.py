@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "∅"
+    if value is None or value == "":
+        return "∅"
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+@register.filter
+def audit_change(data: dict[str, Any] | None) -> list[str]:
+    """One line per changed field: 'role: member → admin'; other keys as 'key: value'."""
+    if not data:
+        return []
+    old = data.get("old") if isinstance(data.get("old"), dict) else {}
+    new = data.get("new") if isinstance(data.get("new"), dict) else {}
+    lines = []
+    for key in dict.fromkeys([*old, *new]):
+        if key in old and key in new:
+            lines.append(f"{key}: {_short(old[key])} → {_short(new[key])}")
+        elif key in new:
+            lines.append(f"{key}: {_short(new[key])}")
+        else:
+            lines.append(f"{key}: {_short(old[key])} (removed)")
+    lines += [f"{k}: {_short(v)}" for k, v in data.items() if k not in {"old", "new"}]
+    return lines
