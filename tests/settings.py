@@ -10,7 +10,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 
-from governance.settings import *  # noqa: E402,F403
+from governance.settings import *  # noqa: F403
 
 # Password hashing dominates test time otherwise; production keeps PBKDF2.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,7 +11,6 @@ from governance import services
 from governance.choices import AssignmentSource, RbacRole
 from governance.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from governance.models import (
-    ApiKey,
     CustomRole,
     Membership,
     Organization,
@@ -189,7 +188,7 @@ def test_same_role_name_is_fine_in_another_org(org, other_org, admin):
 
 def test_custom_role_refuses_unknown_permission(org, admin):
     before = AuditEvent.objects.count()
-    with pytest.raises(ValidationFailed, match="agents.fly"):
+    with pytest.raises(ValidationFailed, match=r"agents\.fly"):
         services.custom_role_create(org=org, name="X", permissions=["agents.fly"], actor=admin.user)
     with pytest.raises(ValidationFailed):
         services.custom_role_create(org=org, name="   ", actor=admin.user)
@@ -281,7 +280,7 @@ def test_delegated_member_manager_cannot_grant_admin(org, admin, member, make_me
     with pytest.raises(PermissionDenied):
         services.membership_deactivate(membership=admin, actor=member.user)
     # Nor hand out permissions they do not hold themselves.
-    with pytest.raises(PermissionDenied, match="admin.sso"):
+    with pytest.raises(PermissionDenied, match=r"admin\.sso"):
         services.custom_role_create(
             org=org, name="Sneaky", permissions=["admin.sso"], actor=member.user
         )
