@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -57,7 +58,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 class OverviewView(OrgView):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not has_admin_access(self.membership):
-            return redirect("governance:me", slug=self.org.slug)
+            raise PermissionDenied("The overview is for members with an administrative role.")
         recent: list[Any] = []
         if self.may("admin.audit_log"):
             recent, _ = audit_page(org=self.org, limit=10)
