@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -30,7 +30,7 @@ def parse_when(raw: str) -> datetime | None:
     except ValueError:
         return None
     if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
+        value = timezone.make_aware(value, UTC)
     return value
 
 

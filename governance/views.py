@@ -445,13 +445,26 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
+def _api_error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
+    """Machine clients get the API's JSON error shape, even from Django's own handlers."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return None
+
+
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+    return _api_error(request, 403, "permission_denied", "Not allowed.") or render(
+        request, "403.html", {"reason": str(exception or "")}, status=403
+    )
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "404.html", status=404)
+    return _api_error(request, 404, "not_found", f"No API endpoint at {request.path}.") or (
+        render(request, "404.html", status=404)
+    )
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
-    return render(request, "500.html", status=500)
+    return _api_error(request, 500, "server_error", "Internal error; it was logged.") or render(
+        request, "500.html", status=500
+    )
