@@ -1,0 +1,53 @@
+"""A person at a real browser: sign in, deactivate a member, find it in the audit log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from governance.models import Membership
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_sign_in_deactivate_member_and_see_it_in_the_audit_log(
+    live_server, page, screenshot, admin, member
+):
+    page.goto(live_server.url + "/o/acme/members/")
+    assert "/login/" in page.url
+    page.fill("#id_email", "admin@acme.example")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/o/acme/members/$"))
+    screenshot("members")
+
+    page.click("text=member@acme.example")
+    page.wait_for_url(re.compile(rf"/o/acme/members/{member.pk}/$"))
+    page.click("button:has-text('Deactivate member')")
+    page.wait_for_selector(".messages .success")
+    assert "is deactivated" in page.inner_text(".messages")
+    screenshot("member-deactivated")
+
+    page.click("nav.side >> text=Audit log")
+    page.wait_for_url(re.compile(r"/o/acme/audit/$"))
+    first_row = page.locator("table tbody tr").first
+    assert "member.deactivated" in first_row.inner_text()
+    assert "admin@acme.example" in first_row.inner_text()
+    assert "status: active → deactivated" in first_row.inner_text()
+    page.select_option("#action", "member.deactivated")
+    page.click("button:has-text('Filter')")
+    page.wait_for_url(re.compile(r"action=member\.deactivated"))
+    assert page.locator("table tbody tr").count() == 1
+    screenshot("audit-log")
+
+    assert not Membership.objects.get(pk=member.pk).is_active
+
+
+def test_wrong_password_shows_a_plain_error(live_server, page, admin):
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_email", "admin@acme.example")
+    page.fill("#id_password", "not the password")
+    page.click("button[type=submit]")
+    assert "do not match an active account" in page.inner_text("[role=alert]")
