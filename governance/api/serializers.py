@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from governance import rbac
 from governance.choices import RbacRole
-from governance.models import CustomRole, Membership, Team
+from governance.models import ApiKey, CustomRole, Membership, Team
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -98,3 +98,12 @@ class CapabilitySerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
     group = serializers.CharField()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "prefix", "label", "created_at", "last_used_at", "revoked_at", "active"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "active"]

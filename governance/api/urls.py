@@ -35,5 +35,7 @@ urlpatterns = [
         views.TeamMemberDetailView.as_view(),
         name="team-member-detail",
     ),
+    path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
+    path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
 ]

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from governance import rbac, selectors, services
 from governance.api.serializers import (
+    ApiKeySerializer,
     CapabilitySerializer,
     CustomRoleSerializer,
     IdSerializer,
@@ -291,3 +292,42 @@ class CatalogView(OrgAPIView):
     @extend_schema(responses=CapabilitySerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(CapabilitySerializer(rbac.CATALOG, many=True).data)
+
+
+class ApiKeyListView(OrgAPIView):
+    """The calling member's own API keys (as on the dashboard's API keys page)."""
+
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginate(
+            selectors.api_keys_for(membership=request.auth.membership).order_by("id"),
+            ApiKeySerializer,
+        )
+
+    @extend_schema(
+        request=ApiKeySerializer,
+        responses={
+            201: inline_serializer(
+                "ApiKeyCreated", {"key": ApiKeySerializer(), "api_key": serializers.CharField()}
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.valid(ApiKeySerializer)
+        key, secret = services.api_key_create(
+            membership=request.auth.membership, label=data.get("label", ""), actor=self.actor
+        )
+        return Response(
+            {"key": ApiKeySerializer(key).data, "api_key": secret}, status=status.HTTP_201_CREATED
+        )
+
+
+class ApiKeyDetailView(OrgAPIView):
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    def delete(self, request: Request, pk: int) -> Response:
+        key = selectors.api_keys_for(membership=request.auth.membership).filter(pk=pk).first()
+        if key is None:
+            raise NotFound("No API key of yours with that id.")
+        return Response(
+            ApiKeySerializer(services.api_key_revoke(api_key=key, actor=self.actor)).data
+        )

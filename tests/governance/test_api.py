@@ -250,3 +250,20 @@ def test_openapi_schema_is_served(client):
     assert "/api/v1/members/" in schema["paths"]
     assert "/api/v1/audit-events/" in schema["paths"]
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+
+
+def test_api_keys_of_ones_own_create_list_revoke(client, org, admin, member, api_key):
+    r = api(client, "POST", "/api/v1/api-keys/", api_key, {"label": "ci"})
+    assert r.status_code == 201
+    new_secret, new_id = r.json()["api_key"], r.json()["key"]["id"]
+    assert "key_hash" not in r.json()["key"]
+    listed = api(client, "GET", "/api/v1/api-keys/", new_secret).json()["results"]
+    assert {k["label"] for k in listed} == {"", "ci"} and all("api_key" not in k for k in listed)
+    # Another member's key id is not ours to revoke.
+    other, _ = services.api_key_create(membership=member, actor=None)
+    assert api(client, "DELETE", f"/api/v1/api-keys/{other.pk}/", api_key).status_code == 404
+    other.refresh_from_db()
+    assert other.revoked_at is None
+    r = api(client, "DELETE", f"/api/v1/api-keys/{new_id}/", api_key)
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert api(client, "GET", "/api/v1/me/", new_secret).status_code == 401
