@@ -24,6 +24,13 @@ def has_admin_access(membership: Membership) -> bool:
     return any(code in perms for code in ADMIN_CAPABILITIES)
 
 
+def found(obj: Any, what: str) -> Any:
+    """The object a scoped selector returned, or a 404 (unknown, or another org's)."""
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    return obj
+
+
 class OrgView(LoginRequiredMixin, View):
     """Resolves /o/<slug>/ to the viewer's *active* membership there. Another org's slug, or
     an org the viewer is not active in, is a 404: nothing about it leaks."""

@@ -51,12 +51,18 @@ def member_list(
     ).order_by("user__email", "pk")
 
 
-def member_get(*, org: Organization, pk: object) -> Membership | None:
+def as_id(value: object) -> int | None:
+    """An id from a URL, form or JSON body; None for anything that is not a positive integer."""
     try:
-        pk = int(pk)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return None
-    return member_list(org=org).filter(pk=pk).first()
+    return number if 0 < number < 2**63 else None
+
+
+def member_get(*, org: Organization, pk: object) -> Membership | None:
+    pk = as_id(pk)
+    return member_list(org=org).filter(pk=pk).first() if pk else None
 
 
 def custom_role_list(*, org: Organization) -> QuerySet[CustomRole]:
@@ -68,10 +74,8 @@ def custom_role_list(*, org: Organization) -> QuerySet[CustomRole]:
 
 
 def custom_role_get(*, org: Organization, pk: object) -> CustomRole | None:
-    try:
-        return CustomRole.objects.filter(org=org, pk=int(pk)).first()  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+    pk = as_id(pk)
+    return CustomRole.objects.filter(org=org, pk=pk).first() if pk else None
 
 
 def team_list(*, org: Organization) -> QuerySet[Team]:
@@ -83,10 +87,8 @@ def team_list(*, org: Organization) -> QuerySet[Team]:
 
 
 def team_get(*, org: Organization, pk: object) -> Team | None:
-    try:
-        return Team.objects.filter(org=org, pk=int(pk)).first()  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+    pk = as_id(pk)
+    return Team.objects.filter(org=org, pk=pk).first() if pk else None
 
 
 def team_members(*, team: Team) -> QuerySet[TeamMembership]:
@@ -97,6 +99,11 @@ def team_members(*, team: Team) -> QuerySet[TeamMembership]:
 
 def api_keys_for(*, membership: Membership) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(membership=membership).order_by("-created_at")
+
+
+def api_key_get(*, membership: Membership, pk: object) -> ApiKey | None:
+    pk = as_id(pk)
+    return api_keys_for(membership=membership).filter(pk=pk).first() if pk else None
 
 
 def org_counts(*, org: Organization) -> dict[str, int]:

@@ -314,14 +314,19 @@ def _clean_permissions(permissions: Iterable[str]) -> list[str]:
     return sorted(perms)
 
 
-def _ensure_role_name_free(org: Organization, key: str, name: str, exclude: int | None) -> None:
-    qs = CustomRole.objects.filter(org=org, name_key=key)
+def _ensure_name_free(
+    model: type[CustomRole] | type[Team], org: Organization, name: str, exclude: int | None
+) -> None:
+    """Role and team names are unique per org, compared case- and whitespace-insensitively.
+    (The database constraint on name_key backs this up under concurrency.)"""
+    qs = model.objects.filter(org=org, name_key=name_key(name))
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
+        what = "custom role" if model is CustomRole else "team"
         raise Conflict(
-            f"A custom role named {name!r} already exists (names compare "
-            "case- and whitespace-insensitively).",
+            f"A {what} named {name!r} already exists (names compare case- and "
+            "whitespace-insensitively).",
             field="name",
         )
 
@@ -338,7 +343,7 @@ def custom_role_create(
     name = _clean_name(name, "role")
     perms = _clean_permissions(permissions)
     _require_grantable(actor, org, perms)
-    _ensure_role_name_free(org, name_key(name), name, None)
+    _ensure_name_free(CustomRole, org, name, None)
     role = CustomRole(
         org=org,
         name=name,
@@ -383,7 +388,7 @@ def custom_role_update(
         return role
     _require_grantable(actor, role.org, set(new["permissions"]) | set(old["permissions"]))
     if new["name"] != old["name"]:
-        _ensure_role_name_free(role.org, name_key(new["name"]), new["name"], role.pk)
+        _ensure_name_free(CustomRole, role.org, new["name"], role.pk)
     role.name, role.name_key = new["name"], name_key(new["name"])
     role.permissions, role.description = new["permissions"], new["description"]
     try:
@@ -475,22 +480,10 @@ def role_unassign(
 # --- teams --------------------------------------------------------------------------------
 
 
-def _ensure_team_name_free(org: Organization, key: str, name: str, exclude: int | None) -> None:
-    qs = Team.objects.filter(org=org, name_key=key)
-    if exclude is not None:
-        qs = qs.exclude(pk=exclude)
-    if qs.exists():
-        raise Conflict(
-            f"A team named {name!r} already exists (names compare case- and "
-            "whitespace-insensitively).",
-            field="name",
-        )
-
-
 @transaction.atomic
 def team_create(*, org: Organization, name: str, actor: AuditActor | None) -> Team:
     name = _clean_name(name, "team")
-    _ensure_team_name_free(org, name_key(name), name, None)
+    _ensure_name_free(Team, org, name, None)
     team = Team(org=org, name=name, name_key=name_key(name))
     try:
         with transaction.atomic():
@@ -513,7 +506,7 @@ def team_rename(*, team: Team, name: str, actor: AuditActor | None) -> Team:
     name = _clean_name(name, "team")
     if name == team.name:
         return team
-    _ensure_team_name_free(team.org, name_key(name), name, team.pk)
+    _ensure_name_free(Team, team.org, name, team.pk)
     old = team.name
     team.name, team.name_key = name, name_key(name)
     try:

@@ -9,13 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from audit.selectors import audit_page
 from governance import rbac, selectors, services
-from governance.access import OrgView, has_admin_access
+from governance.access import OrgView, found, has_admin_access
 from governance.choices import AssignmentSource
 from governance.exceptions import ServiceError
 from governance.forms import ApiKeyForm, CustomRoleForm, MemberAddForm, MemberRoleForm, TeamForm
@@ -134,10 +134,7 @@ class MemberDetailView(OrgView):
     capability = "admin.members"
 
     def _member(self, pk: int) -> Membership:
-        member = selectors.member_get(org=self.org, pk=pk)
-        if member is None:
-            raise Http404("No such member.")
-        return member
+        return found(selectors.member_get(org=self.org, pk=pk), "member")
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         member = self._member(pk)
@@ -236,10 +233,7 @@ class RoleEditView(OrgView):
     def _role(self, pk: int | None) -> Any:
         if pk is None:
             return None
-        role = selectors.custom_role_get(org=self.org, pk=pk)
-        if role is None:
-            raise Http404("No such custom role.")
-        return role
+        return found(selectors.custom_role_get(org=self.org, pk=pk), "custom role")
 
     def _render(self, request: HttpRequest, form: CustomRoleForm, role: Any) -> HttpResponse:
         return render(
@@ -334,10 +328,7 @@ class TeamDetailView(OrgView):
     capability = "admin.teams"
 
     def _team(self, pk: int) -> Any:
-        team = selectors.team_get(org=self.org, pk=pk)
-        if team is None:
-            raise Http404("No such team.")
-        return team
+        return found(selectors.team_get(org=self.org, pk=pk), "team")
 
     def get(self, request: HttpRequest, pk: int, form: TeamForm | None = None) -> HttpResponse:
         team = self._team(pk)
@@ -413,11 +404,7 @@ class ApiKeyView(OrgView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if request.POST.get("action") == "revoke":
-            key = (
-                selectors.api_keys_for(membership=self.membership)
-                .filter(pk=_int_or_none(request.POST.get("key_id")))
-                .first()
-            )
+            key = selectors.api_key_get(membership=self.membership, pk=request.POST.get("key_id"))
             if key is None:
                 messages.error(request, "That API key does not exist.")
             else:
@@ -436,13 +423,6 @@ class ApiKeyView(OrgView):
             self.fail(exc)
             return redirect("governance:api_keys", slug=self.org.slug)
         return self.get(request, secret=secret)
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def _api_error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:

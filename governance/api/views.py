@@ -325,7 +325,7 @@ class ApiKeyListView(OrgAPIView):
 class ApiKeyDetailView(OrgAPIView):
     @extend_schema(request=None, responses=ApiKeySerializer)
     def delete(self, request: Request, pk: int) -> Response:
-        key = selectors.api_keys_for(membership=request.auth.membership).filter(pk=pk).first()
+        key = selectors.api_key_get(membership=request.auth.membership, pk=pk)
         if key is None:
             raise NotFound("No API key of yours with that id.")
         return Response(

@@ -129,3 +129,13 @@ def test_a_api_lists_never_include_b(client, api_key, b_objects):
     for path in ["/api/v1/members/", "/api/v1/roles/", "/api/v1/teams/", "/api/v1/audit-events/"]:
         body = api(client, "GET", path, api_key).content.decode()
         assert "globex" not in body.lower(), path
+
+
+def test_huge_and_odd_ids_are_404_not_500(admin_client, client, api_key):
+    huge = "9" * 30
+    for url in [f"/o/acme/members/{huge}/", f"/o/acme/roles/{huge}/", f"/o/acme/teams/{huge}/"]:
+        assert admin_client.get(url).status_code == 404
+    assert api(client, "GET", f"/api/v1/members/{huge}/", api_key).status_code == 404
+    assert api(client, "POST", "/api/v1/teams/", api_key, {"name": "T"}).status_code == 201
+    r = api(client, "POST", "/api/v1/members/1/roles/", api_key, {"id": int(huge)})
+    assert r.status_code in (400, 404)
