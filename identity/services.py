@@ -163,3 +163,19 @@ def _orgs_for_event(user: User) -> list[object]:
     from governance.models import Organization
 
     return list(Organization.objects.filter(memberships__user=user))
+
+
+@transaction.atomic
+def sessions_clear_expired(*, batch: int = 10_000) -> int:
+    """Housekeeping: drop expired sessions and their tracking rows, one bounded batch a run.
+    Not audited: nobody changed anything; expiry had already ended these sessions."""
+    from django.utils import timezone
+
+    keys = list(
+        Session.objects.filter(expire_date__lt=timezone.now()).values_list(
+            "session_key", flat=True
+        )[:batch]
+    )
+    UserSession.objects.filter(session_key__in=keys).delete()
+    Session.objects.filter(session_key__in=keys).delete()
+    return len(keys)
