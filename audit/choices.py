@@ -38,6 +38,9 @@ class AuditAction(models.TextChoices):
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
     LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"
     LOGOUT = "auth.logout", "Signed out"
+    # SCIM provisioning
+    SCIM_TOKEN_CREATED = "scim.token_created", "SCIM token created"
+    SCIM_TOKEN_REVOKED = "scim.token_revoked", "SCIM token revoked"
     # SCIM role/team mapping (names from the product specification)
     SCIM_USER_ROLE_CHANGED = "scim.user_role_changed", "SCIM: user's roles changed"
     SCIM_USER_TEAM_CHANGED = "scim.user_team_changed", "SCIM: user's teams changed"

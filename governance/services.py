@@ -7,20 +7,16 @@ changes, and records its audit event in the same transaction.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import AuditActor, audit_record
-from governance import rbac
+from governance import rbac, tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
 from governance.exceptions import (
     Conflict,
@@ -595,11 +591,6 @@ def team_member_remove(
 API_KEY_PREFIX = "gov_"
 
 
-def token_hash(secret: str) -> str:
-    """Keyed hash (HMAC-SHA256) of a bearer secret: fast to check, useless without the key."""
-    return hmac.new(settings.TOKEN_HASH_KEY.encode(), secret.encode(), hashlib.sha256).hexdigest()
-
-
 @transaction.atomic
 def api_key_create(
     *, membership: Membership, label: str = "", actor: AuditActor | None
@@ -609,10 +600,9 @@ def api_key_create(
     if not membership.is_active:
         raise ValidationFailed("A deactivated member cannot get an API key.")
     label = " ".join((label or "").split())[:100]
-    prefix = secrets.token_hex(6)
-    secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, secret, key_hash = tokens.mint(API_KEY_PREFIX)
     key = ApiKey.objects.create(
-        membership=membership, label=label, prefix=prefix, key_hash=token_hash(secret)
+        membership=membership, label=label, prefix=prefix, key_hash=key_hash
     )
     audit_record(
         action=AuditAction.API_KEY_CREATED,
@@ -622,15 +612,6 @@ def api_key_create(
         data={"new": {"label": label, "member": membership.user.email}},
     )
     return key, secret
-
-
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Keep "last used" fresh to the minute. Not audited: it is bookkeeping of a read, and a
-    write per request would cost more than it tells."""
-    now = timezone.now()
-    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
 
 
 @transaction.atomic

@@ -1,1 +1,114 @@
-"""Models arrive with the scim issue."""
+"""SCIM state: tokens, and the provisioned view of members and IdP groups.
+
+A SCIM User is a Membership plus the attributes the IdP owns (userName, externalId, names,
+enterprise extension). A SCIM Group is an IdP group: the mapping engine turns its members into
+custom roles and teams; the group itself grants nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class ScimToken(models.Model):
+    """A bearer token that identifies one organization. Only an HMAC of it is stored."""
+
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="scim_tokens"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["org"], name="scimtoken_active_idx", condition=Q(revoked_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"SCIM token {self.label or self.prefix}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return "scim_token", str(self.pk), str(self)
+
+
+class ScimUser(models.Model):
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="scim_users"
+    )
+    membership = models.OneToOneField(
+        "governance.Membership", on_delete=models.CASCADE, related_name="scim"
+    )
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    given_name = models.CharField(max_length=200, blank=True)
+    family_name = models.CharField(max_length=200, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    emails = models.JSONField(default=list, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    manager_id = models.CharField(max_length=255, blank=True)
+    employee_number = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # userName is unique per org case-insensitively: in the database, not only a check.
+            models.UniqueConstraint("org", Lower("user_name"), name="scimuser_org_username_ci"),
+        ]
+        indexes = [
+            models.Index(fields=["org", "id"], name="scimuser_org_id"),
+            models.Index("org", Lower("user_name"), name="scimuser_org_username_lower"),
+            models.Index(fields=["org", "external_id"], name="scimuser_org_externalid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+
+class ScimGroup(models.Model):
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="scim_groups"
+    )
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "id"], name="scimgroup_org_id"),
+            models.Index("org", Lower("display_name"), name="scimgroup_org_name_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ScimGroupMember(models.Model):
+    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(ScimUser, on_delete=models.CASCADE, related_name="group_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="scimgroupmember_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"

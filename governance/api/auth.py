@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
-
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from governance import tokens
 from governance.models import ApiKey
-from governance.services import API_KEY_PREFIX, api_key_touch, token_hash
+from governance.services import API_KEY_PREFIX
 
 INVALID = "Invalid or revoked API key. Create a new key on the API keys page of the dashboard."
 
@@ -27,22 +26,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the API key as 'Authorization: Bearer gov_...'."
             )
-        if not secret.startswith(API_KEY_PREFIX) or secret.count("_") < 2:
-            raise exceptions.AuthenticationFailed(INVALID)
-        prefix = secret[len(API_KEY_PREFIX) :].split("_", 1)[0]
-        key = (
-            ApiKey.objects.select_related("membership__user", "membership__org")
-            .filter(prefix=prefix)
-            .first()
+        key = tokens.lookup(
+            ApiKey.objects.select_related("membership__user", "membership__org"),
+            API_KEY_PREFIX,
+            secret,
         )
-        # Compare even when the prefix is unknown, so timing does not tell prefixes apart.
-        expected = key.key_hash if key is not None else "0" * 64
-        if not hmac.compare_digest(expected, token_hash(secret)) or key is None:
+        if key is None:
             raise exceptions.AuthenticationFailed(INVALID)
         membership = key.membership
         if key.revoked_at is not None or not membership.is_active or not membership.user.is_active:
             raise exceptions.AuthenticationFailed(INVALID)
-        api_key_touch(api_key=key)
+        tokens.touch_last_used(key)
         return membership.user, key
 
     def authenticate_header(self, request: HttpRequest) -> str:

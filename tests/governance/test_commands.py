@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from audit.models import AuditEvent
 from governance.models import Membership, Organization
-from governance.services import token_hash
+from governance.tokens import token_hash
 from identity.models import User
 
 

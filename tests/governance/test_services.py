@@ -7,7 +7,7 @@ from django.contrib.sessions.models import Session
 
 from audit.choices import AuditAction
 from audit.models import AuditEvent
-from governance import services
+from governance import services, tokens
 from governance.choices import AssignmentSource, RbacRole
 from governance.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from governance.models import (
@@ -260,7 +260,7 @@ def test_member_of_another_org_cannot_join_team(org, other_org, admin, make_memb
 def test_api_key_create_stores_only_a_hash_and_revoke(admin):
     key, secret = services.api_key_create(membership=admin, label="ci", actor=admin.user)
     assert secret.startswith(f"gov_{key.prefix}_")
-    assert secret not in key.key_hash and key.key_hash == services.token_hash(secret)
+    assert secret not in key.key_hash and key.key_hash == tokens.token_hash(secret)
     assert last_event(AuditAction.API_KEY_CREATED).data["new"]["label"] == "ci"
     services.api_key_revoke(api_key=key, actor=admin.user)
     key.refresh_from_db()
