@@ -1,0 +1,145 @@
+"""SCIM filters give the same answers on SQLite and PostgreSQL, and refuse what they cannot do."""
+
+from __future__ import annotations
+
+import pytest
+
+from governance import services
+from scim.exceptions import InvalidFilter
+from scim.filters import filter_q
+from scim.models import ScimGroup, ScimGroupMember, ScimUser
+
+ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.fixture
+def people(org, other_org, make_member):
+    # Provisioning services arrive with the SCIM endpoints; until then rows are built here.
+    def person(o, email, user_name, **fields):
+        m = make_member(o, email, password=None)
+        return ScimUser.objects.create(org=o, membership=m, user_name=user_name, **fields)
+
+    ada = person(
+        org,
+        "ada@acme.example",
+        "Ada@Acme.example",
+        external_id="E-1",
+        given_name="Ada",
+        family_name="Lovelace",
+        department="R&D",
+        employee_number="100",
+    )
+    bob = person(
+        org,
+        "bob@acme.example",
+        "bob@acme.example",
+        external_id="e-2",
+        given_name="Bob",
+        family_name="Smith_Jones",
+        department="",
+    )
+    cy = person(org, "cy@acme.example", "cy%admin@acme.example", given_name="Cy")
+    services.membership_deactivate(membership=cy.membership, actor=None)
+    other = person(other_org, "ada@globex.example", "ada@acme.example")  # same name, other org
+    return {"ada": ada, "bob": bob, "cy": cy, "other": other}
+
+
+def names(org, expression, resource="User"):
+    model = ScimUser if resource == "User" else ScimGroup
+    qs = model.objects.filter(org=org).filter(filter_q(expression, resource=resource))
+    attr = "user_name" if resource == "User" else "display_name"
+    return sorted(qs.values_list(attr, flat=True).distinct())
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('userName eq "ada@acme.example"', ["Ada@Acme.example"]),
+        ('USERNAME EQ "ADA@ACME.EXAMPLE"', ["Ada@Acme.example"]),
+        (
+            'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@acme.example"',
+            ["bob@acme.example"],
+        ),
+        ('userName ne "ada@acme.example"', ["bob@acme.example", "cy%admin@acme.example"]),
+        ('userName co "%"', ["cy%admin@acme.example"]),
+        ('userName sw "ADA"', ["Ada@Acme.example"]),
+        (
+            'userName ew ".example"',
+            ["Ada@Acme.example", "bob@acme.example", "cy%admin@acme.example"],
+        ),
+        ('name.familyName co "_"', ["bob@acme.example"]),
+        ('externalId eq "E-1"', ["Ada@Acme.example"]),
+        ('externalId eq "e-1"', []),
+        ("externalId pr", ["Ada@Acme.example", "bob@acme.example"]),
+        ("not (externalId pr)", ["cy%admin@acme.example"]),
+        ("active eq true", ["Ada@Acme.example", "bob@acme.example"]),
+        ('active eq "False"', ["cy%admin@acme.example"]),
+        ("active eq false", ["cy%admin@acme.example"]),
+        (
+            'name.givenName eq "ada" or name.givenName eq "cy"',
+            ["Ada@Acme.example", "cy%admin@acme.example"],
+        ),
+        (
+            '(name.givenName sw "a" or name.givenName sw "b") and active eq true',
+            ["Ada@Acme.example", "bob@acme.example"],
+        ),
+        ('emails[type eq "work"].value eq "bob@acme.example"', ["bob@acme.example"]),
+        ('emails[type eq "home"].value eq "bob@acme.example"', []),
+        ('emails.value co "ada"', ["Ada@Acme.example"]),
+        (f'{ENT}:department eq "r&d"', ["Ada@Acme.example"]),
+        (f"{ENT}:department pr", ["Ada@Acme.example"]),
+        (f'{ENT}:employeeNumber eq "100"', ["Ada@Acme.example"]),
+        (
+            'meta.created gt "2000-01-01T00:00:00Z"',
+            ["Ada@Acme.example", "bob@acme.example", "cy%admin@acme.example"],
+        ),
+        ('meta.lastModified lt "2000-01-01T00:00:00Z"', []),
+        ('id eq "not-a-uuid"', []),
+        ('userName gt "b"', ["bob@acme.example", "cy%admin@acme.example"]),
+    ],
+)
+def test_filter_results(org, people, expression, expected):
+    assert names(org, expression) == expected
+
+
+def test_id_filter_and_tenant_scope(org, people):
+    ada = people["ada"]
+    assert names(org, f'id eq "{ada.scim_id}"') == ["Ada@Acme.example"]
+    other = people["other"]
+    assert names(org, f'id eq "{other.scim_id}"') == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'nickName eq "x"',
+        'userName eq "x" and favouriteColour eq "blue"',
+        'favouriteColour eq "blue" or userName eq "x"',
+        "userName eq",
+        'userName "x"',
+        '(userName eq "x"',
+        'userName xx "x"',
+        "active gt true",
+        'active eq "maybe"',
+        'meta.created gt "yesterday"',
+        'id co "abc"',
+        "",
+        'userName eq "' + "x" * 3000 + '"',
+    ],
+)
+def test_bad_filters_are_invalid_filter_errors(org, expression):
+    with pytest.raises(InvalidFilter) as info:
+        filter_q(expression, resource="User")
+    assert info.value.scim_type == "invalidFilter" and info.value.message
+
+
+def test_group_filters(org, people):
+    g1 = ScimGroup.objects.create(org=org, display_name="Engineering", external_id="G1")
+    ScimGroup.objects.create(org=org, display_name="Sales")
+    ScimGroupMember.objects.create(group=g1, user=people["ada"])
+    assert names(org, 'displayName eq "engineering"', "Group") == ["Engineering"]
+    assert names(org, 'externalId eq "G1"', "Group") == ["Engineering"]
+    assert names(org, f'members[value eq "{people["ada"].scim_id}"]', "Group") == ["Engineering"]
+    assert names(org, f'members.value eq "{people["bob"].scim_id}"', "Group") == []
+    with pytest.raises(InvalidFilter):
+        filter_q('userName eq "x"', resource="Group")
