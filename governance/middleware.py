@@ -15,22 +15,22 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         raw = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(raw)
         except ValueError:
-            return JsonResponse(
-                {"error": {"code": "bad_request", "message": "Content-Length is not a number."}},
-                status=400,
-            )
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return self.refuse(request, 400, "bad_request", "Content-Length is not a number.")
         if length > limit:
-            return JsonResponse(
-                {
-                    "error": {
-                        "code": "too_large",
-                        "message": f"The body is {length} bytes; the limit is {limit}.",
-                    }
-                },
-                status=413,
+            return self.refuse(
+                request, 413, "too_large", f"The body is {length} bytes; the limit is {limit}."
             )
         return self.get_response(request)
+
+    @staticmethod
+    def refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+        """In the error shape of the door that was knocked on: SCIM or the REST API."""
+        if request.path.startswith("/scim/"):
+            from scim.responses import scim_error
+
+            return scim_error(status, message, "invalidSyntax" if status == 400 else None)
+        return JsonResponse({"error": {"code": code, "message": message}}, status=status)

@@ -229,6 +229,26 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# --- SCIM ----------------------------------------------------------------------------------
+# django-scim2 reads this at import; the project owns auth, adapters, filters and paging, so only
+# its base view and schema documents are used.
+SCIM_SERVICE_PROVIDER = {
+    "NETLOC": os.environ.get("GOVERNANCE_PUBLIC_HOST", "localhost"),
+    "AUTHENTICATION_SCHEMES": [
+        {
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "A per-organization SCIM token created in the dashboard: "
+            "Authorization: Bearer scim_...",
+            "primary": True,
+        }
+    ],
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+}
+SCIM_MAX_RESULTS = env_int("GOVERNANCE_SCIM_MAX_RESULTS", 200)
+# Requests per token per minute before 429 + Retry-After.
+SCIM_RATE_LIMIT_PER_MINUTE = env_int("GOVERNANCE_SCIM_RATE_LIMIT", 1200)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -426,7 +426,11 @@ class ApiKeyView(OrgView):
 
 
 def _api_error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
-    """Machine clients get the API's JSON error shape, even from Django's own handlers."""
+    """Machine clients get their JSON error shape, even from Django's own handlers."""
+    if request.path.startswith("/scim/"):
+        from scim.responses import scim_error
+
+        return scim_error(status, message)
     if request.path.startswith("/api/"):
         return JsonResponse({"error": {"code": code, "message": message}}, status=status)
     return None

@@ -1,0 +1,203 @@
+"""SCIM 2.0 endpoints under /scim/v2/. An interface: translate, call services, translate back.
+
+Built on django-scim2's SCIMView (its JSON body loading and schema documents); the project owns
+authentication (per-org bearer tokens), error bodies, rate limiting and everything below them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from django_scim.schemas import ALL as SCHEMA_DOCUMENTS
+from django_scim.views import SCIMView
+
+from governance import tokens
+from governance.exceptions import Conflict, NotFound, PermissionDenied, ServiceError
+from scim.exceptions import ScimError
+from scim.models import ScimToken
+from scim.responses import list_response, scim_error, scim_response
+from scim.services import SCIM_TOKEN_PREFIX
+
+logger = logging.getLogger(__name__)
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+RESOURCE_SCHEMAS = {
+    s["id"]: s for s in SCHEMA_DOCUMENTS if s["id"] in {USER_URN, GROUP_URN, ENTERPRISE_URN}
+}
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="scim"'}
+
+
+def authenticate(request: HttpRequest) -> ScimToken | None:
+    scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    token = tokens.lookup(
+        ScimToken.objects.select_related("org"), SCIM_TOKEN_PREFIX, secret.strip()
+    )
+    return token if token is not None and token.revoked_at is None else None
+
+
+def rate_limited(token: ScimToken) -> int | None:
+    """Seconds to wait when this token has used up its minute, else None. The counter lives in
+    the cache (Redis in production, so every worker shares it)."""
+    window = int(time.time() // 60)
+    key = f"scim-rate:{token.pk}:{window}"
+    cache.add(key, 0, timeout=90)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=90)
+        used = 1
+    if used > settings.SCIM_RATE_LIMIT_PER_MINUTE:
+        return max(1, 60 - int(time.time()) % 60)
+    return None
+
+
+def _status_of(exc: ServiceError) -> tuple[int, str | None]:
+    if isinstance(exc, ScimError):
+        return exc.status, exc.scim_type
+    if isinstance(exc, NotFound):
+        return 404, None
+    if isinstance(exc, Conflict):
+        return 409, "uniqueness"
+    if isinstance(exc, PermissionDenied):
+        return 403, None
+    return 400, "invalidValue"
+
+
+class ScimView(SCIMView):
+    """Authenticates the token (it names the organization), rate-limits it, and renders every
+    error in the SCIM error schema. Never a 500 page, never SQL in a detail."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    @method_decorator(csrf_exempt)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = authenticate(request)
+        if token is None:
+            return scim_error(
+                401,
+                "Missing, invalid or revoked SCIM bearer token. Create one "
+                "on the SSO & SCIM page and send 'Authorization: Bearer <token>'.",
+                headers=WWW_AUTHENTICATE,
+            )
+        wait = rate_limited(token)
+        if wait is not None:
+            return scim_error(
+                429,
+                f"Too many requests for this token; retry in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        tokens.touch_last_used(token)
+        request.scim_token = token  # type: ignore[attr-defined]
+        request.org = token.org  # type: ignore[attr-defined]
+        try:
+            return View.dispatch(self, request, *args, **kwargs)
+        except ServiceError as exc:
+            status, scim_type = _status_of(exc)
+            return scim_error(status, exc.message, scim_type)
+        except Exception:
+            logger.exception("SCIM request failed")
+            return scim_error(
+                500,
+                "Internal error; it was logged with request id "
+                f"{getattr(request, 'request_id', '')}.",
+            )
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return scim_error(405, f"{request.method} is not supported on {request.path}.")
+
+    def base_url(self) -> str:
+        return self.request.build_absolute_uri("/scim/v2")
+
+
+class ServiceProviderConfigView(ScimView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return scim_response(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+                "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+                "patch": {"supported": True},
+                "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+                "filter": {"supported": True, "maxResults": settings.SCIM_MAX_RESULTS},
+                "changePassword": {"supported": False},
+                "sort": {"supported": False},
+                "etag": {"supported": False},
+                "authenticationSchemes": settings.SCIM_SERVICE_PROVIDER["AUTHENTICATION_SCHEMES"],
+                "meta": {
+                    "resourceType": "ServiceProviderConfig",
+                    "location": f"{self.base_url()}/ServiceProviderConfig",
+                },
+            }
+        )
+
+
+def _resource_types(base: str) -> dict[str, dict[str, Any]]:
+    def doc(name: str, endpoint: str, schema: str, extensions: list[dict[str, Any]]) -> dict:
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": name,
+            "name": name,
+            "endpoint": endpoint,
+            "description": f"{name} resources of this organization",
+            "schema": schema,
+            "schemaExtensions": extensions,
+            "meta": {"resourceType": "ResourceType", "location": f"{base}/ResourceTypes/{name}"},
+        }
+
+    return {
+        "User": doc("User", "/Users", USER_URN, [{"schema": ENTERPRISE_URN, "required": False}]),
+        "Group": doc("Group", "/Groups", GROUP_URN, []),
+    }
+
+
+class ResourceTypesView(ScimView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, name: str | None = None) -> HttpResponse:
+        types = _resource_types(self.base_url())
+        if name is not None:
+            if name not in types:
+                return scim_error(404, f"No resource type {name!r}; there are User and Group.")
+            return scim_response(types[name])
+        docs = list(types.values())
+        return scim_response(list_response(docs, total=len(docs), start=1))
+
+
+class SchemasView(ScimView):
+    http_method_names = ["get"]
+
+    def schema_doc(self, urn: str) -> dict[str, Any]:
+        return {
+            **RESOURCE_SCHEMAS[urn],
+            "meta": {"resourceType": "Schema", "location": f"{self.base_url()}/Schemas/{urn}"},
+        }
+
+    def get(self, request: HttpRequest, urn: str | None = None) -> HttpResponse:
+        if urn is not None:
+            if urn not in RESOURCE_SCHEMAS:
+                return scim_error(404, f"No schema {urn!r}.")
+            return scim_response(self.schema_doc(urn))
+        docs = [self.schema_doc(u) for u in sorted(RESOURCE_SCHEMAS)]
+        return scim_response(list_response(docs, total=len(docs), start=1))
+
+
+class BulkView(ScimView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return scim_error(501, "Bulk operations are not supported (see ServiceProviderConfig).")
