@@ -41,6 +41,9 @@ class AuditAction(models.TextChoices):
     # SCIM provisioning
     SCIM_TOKEN_CREATED = "scim.token_created", "SCIM token created"
     SCIM_TOKEN_REVOKED = "scim.token_revoked", "SCIM token revoked"
+    SCIM_USER_CREATED = "scim.user_created", "SCIM: user provisioned"
+    SCIM_USER_UPDATED = "scim.user_updated", "SCIM: user updated"
+    SCIM_USER_DELETED = "scim.user_deleted", "SCIM: user deprovisioned (deleted)"
     # SCIM role/team mapping (names from the product specification)
     SCIM_USER_ROLE_CHANGED = "scim.user_role_changed", "SCIM: user's roles changed"
     SCIM_USER_TEAM_CHANGED = "scim.user_team_changed", "SCIM: user's teams changed"

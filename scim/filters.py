@@ -13,8 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Q
-from django.db.models.functions import Lower
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
@@ -22,8 +21,6 @@ from scim2_filter_parser.parser import SCIMParser
 from scim2_filter_parser.transpilers.django_q_object import Transpiler
 
 from scim.exceptions import InvalidFilter
-
-CharField.register_lookup(Lower)
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:user"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:group"

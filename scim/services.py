@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from typing import Any
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import AuditActor, audit_record
+from governance import services as gov
 from governance import tokens
-from governance.models import Organization
-from scim.models import ScimToken
+from governance.choices import AssignmentSource, MembershipSource, RbacRole
+from governance.models import CustomRole, Membership, Organization, RoleAssignment, name_key
+from identity.services import clean_email
+from scim.adapters import UserFields
+from scim.exceptions import ScimError
+from scim.models import ScimToken, ScimUser
 
 SCIM_TOKEN_PREFIX = "scim_"
 
@@ -48,3 +55,228 @@ def scim_token_revoke(*, token: ScimToken, actor: AuditActor | None) -> ScimToke
         data={"label": token.label, "prefix": token.prefix},
     )
     return token
+
+
+# --- Users ---------------------------------------------------------------------------------
+
+
+def fields_of(scim_user: ScimUser) -> UserFields:
+    """Our stored SCIM user as adapter fields (roles: the IdP-granted custom roles)."""
+    roles = sorted(
+        a.role.name
+        for a in scim_user.membership.role_assignments.all()
+        if a.source == AssignmentSource.IDP
+    )
+    return UserFields(
+        user_name=scim_user.user_name,
+        external_id=scim_user.external_id,
+        given_name=scim_user.given_name,
+        family_name=scim_user.family_name,
+        display_name=scim_user.display_name,
+        emails=scim_user.emails,
+        active=scim_user.membership.is_active,
+        roles=roles,
+        department=scim_user.department,
+        employee_number=scim_user.employee_number,
+        manager_id=scim_user.manager_id,
+    )
+
+
+def _stored(fields: UserFields) -> dict[str, Any]:
+    return {
+        "user_name": fields.user_name,
+        "external_id": fields.external_id,
+        "given_name": fields.given_name,
+        "family_name": fields.family_name,
+        "display_name": fields.display_name,
+        "emails": fields.emails,
+        "department": fields.department,
+        "employee_number": fields.employee_number,
+        "manager_id": fields.manager_id,
+    }
+
+
+def _ensure_user_name_free(org: Organization, user_name: str, exclude: int | None) -> None:
+    qs = ScimUser.objects.filter(org=org, user_name__lower=user_name.lower())
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    if qs.exists():
+        raise ScimError(
+            f"A user with userName {user_name!r} already exists in this "
+            "organization (userName compares case-insensitively).",
+            status=409,
+            scim_type="uniqueness",
+        )
+
+
+def _resolve_roles(org: Organization, names: list[str]) -> list[CustomRole]:
+    """Each name must be an existing custom role (case- and whitespace-insensitive)."""
+    wanted = {name_key(n): n for n in names}
+    found = {r.name_key: r for r in CustomRole.objects.filter(org=org, name_key__in=wanted)}
+    unknown = [n for k, n in wanted.items() if k not in found]
+    if unknown:
+        raise ScimError(
+            "Unknown role(s): " + ", ".join(repr(u) for u in unknown) + ". Each "
+            "roles value must name an existing custom role.",
+            status=400,
+            scim_type="invalidValue",
+        )
+    return list(found.values())
+
+
+def _sync_idp_roles(membership: Membership, names: list[str], actor: AuditActor) -> None:
+    """The member's IdP-granted custom roles become exactly `names`; hand-made ones stay."""
+    roles = _resolve_roles(membership.org, names)
+    current = {
+        a.role_id: a.role
+        for a in RoleAssignment.objects.select_related("role").filter(
+            membership=membership, source=AssignmentSource.IDP
+        )
+    }
+    for role in roles:
+        if role.pk not in current:
+            gov.role_assign(
+                membership=membership, role=role, source=AssignmentSource.IDP, actor=actor
+            )
+    keep = {r.pk for r in roles}
+    for role_id, role in current.items():
+        if role_id not in keep:
+            gov.role_unassign(
+                membership=membership, role=role, source=AssignmentSource.IDP, actor=actor
+            )
+
+
+def _save(scim_user: ScimUser) -> None:
+    try:
+        with transaction.atomic():
+            scim_user.save()
+    except IntegrityError as exc:  # a concurrent create or rename of the same userName
+        raise ScimError(
+            f"A user with userName {scim_user.user_name!r} already exists in this organization.",
+            status=409,
+            scim_type="uniqueness",
+        ) from exc
+
+
+@transaction.atomic
+def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken) -> ScimUser:
+    """Provision a member: always the baseline `member` RBAC role (SCIM never grants admin)."""
+    _ensure_user_name_free(org, fields.user_name, None)
+    email = fields.primary_email
+    if not email:
+        raise ScimError(
+            "Provide an e-mail: emails[].value, or an e-mail address as userName.",
+            status=400,
+            scim_type="invalidValue",
+        )
+    roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(org=org, user__email__iexact=clean_email(email))
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        membership = gov.membership_add(
+            org=org,
+            email=email,
+            full_name=fields.full_name,
+            role=RbacRole.MEMBER,
+            source=MembershipSource.SCIM,
+            actor=actor,
+            set_password=False,
+        ).membership
+    elif hasattr(membership, "scim"):
+        raise ScimError(
+            f"{email} is already provisioned in this organization as "
+            f"{membership.scim.user_name!r}.",
+            status=409,
+            scim_type="uniqueness",
+        )
+    elif fields.active and not membership.is_active:
+        gov.membership_reactivate(membership=membership, actor=actor)
+    scim_user = ScimUser(org=org, membership=membership, **_stored(fields))
+    _save(scim_user)
+    if not fields.active:
+        gov.membership_deactivate(membership=membership, actor=actor)
+    if roles:
+        _sync_idp_roles(membership, fields.roles or [], actor)
+    audit_record(
+        action=AuditAction.SCIM_USER_CREATED,
+        org=org,
+        actor=actor,
+        target=membership,
+        data={
+            "new": {**_stored(fields), "active": fields.active, "roles": fields.roles or []},
+            "scim_id": str(scim_user.scim_id),
+        },
+    )
+    return scim_user
+
+
+@transaction.atomic
+def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimToken) -> ScimUser:
+    """PUT, and PATCH after its operations are applied: the stored user becomes `fields`."""
+    scim_user = (
+        ScimUser.objects.select_for_update()
+        .select_related("membership__user", "org")
+        .get(pk=scim_user.pk)
+    )
+    membership = scim_user.membership
+    before = fields_of(scim_user)
+    if fields.user_name.lower() != scim_user.user_name.lower():
+        _ensure_user_name_free(scim_user.org, fields.user_name, scim_user.pk)
+    if fields.roles is not None:
+        _resolve_roles(scim_user.org, fields.roles)
+    old, new = _stored(before), _stored(fields)
+    changed = {k for k in new if new[k] != old[k]}
+    if changed:
+        for k in changed:
+            setattr(scim_user, k, new[k])
+        scim_user.updated_at = timezone.now()
+        _save(scim_user)
+    if fields.active != membership.is_active:
+        verb = gov.membership_reactivate if fields.active else gov.membership_deactivate
+        verb(membership=membership, actor=actor)
+        changed.add("active")
+    if fields.roles is not None and sorted(fields.roles, key=name_key) != sorted(
+        before.roles or [], key=name_key
+    ):
+        _sync_idp_roles(membership, fields.roles, actor)
+        changed.add("roles")
+    if changed:
+        if "active" in changed or "roles" in changed:
+            ScimUser.objects.filter(pk=scim_user.pk).update(updated_at=timezone.now())
+        olds = {**old, "active": before.active, "roles": before.roles}
+        news = {**new, "active": fields.active, "roles": fields.roles}
+        audit_record(
+            action=AuditAction.SCIM_USER_UPDATED,
+            org=scim_user.org,
+            actor=actor,
+            target=membership,
+            data={
+                "old": {k: olds[k] for k in sorted(changed)},
+                "new": {k: news[k] for k in sorted(changed)},
+            },
+        )
+    return scim_user
+
+
+@transaction.atomic
+def scim_user_delete(*, scim_user: ScimUser, actor: ScimToken) -> None:
+    """Deprovision: deactivate at once (sessions and API keys revoked), keep the person's data
+    and audit trail, forget the SCIM identity (the id is 404 afterwards)."""
+    scim_user = (
+        ScimUser.objects.select_for_update()
+        .select_related("membership__user", "org")
+        .get(pk=scim_user.pk)
+    )
+    gov.membership_deactivate(membership=scim_user.membership, actor=actor)
+    audit_record(
+        action=AuditAction.SCIM_USER_DELETED,
+        org=scim_user.org,
+        actor=actor,
+        target=scim_user.membership,
+        data={"old": {"user_name": scim_user.user_name, "scim_id": str(scim_user.scim_id)}},
+    )
+    scim_user.delete()

@@ -21,7 +21,10 @@ from django_scim.views import SCIMView
 
 from governance import tokens
 from governance.exceptions import Conflict, NotFound, PermissionDenied, ServiceError
+from scim import selectors, services
+from scim.adapters import apply_patch, user_from_scim, user_to_scim
 from scim.exceptions import ScimError
+from scim.filters import filter_q
 from scim.models import ScimToken
 from scim.responses import list_response, scim_error, scim_response
 from scim.services import SCIM_TOKEN_PREFIX
@@ -201,3 +204,173 @@ class BulkView(ScimView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         return scim_error(501, "Bulk operations are not supported (see ServiceProviderConfig).")
+
+
+# --- Users ---------------------------------------------------------------------------------
+
+
+def _int_param(raw: str | None, name: str, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ScimError(
+            f"{name} must be an integer, not {raw!r}.", status=400, scim_type="invalidValue"
+        ) from None
+
+
+def _attribute_names(raw: Any) -> set[str]:
+    if not raw:
+        return set()
+    if isinstance(raw, list):
+        raw = ",".join(str(r) for r in raw)
+    return {a.strip().lower() for a in str(raw).split(",") if a.strip()}
+
+
+def project(resource: dict[str, Any], attributes: set[str], excluded: set[str]) -> dict[str, Any]:
+    """RFC 7644 §3.4.2.5: `attributes` keeps only those (plus id and schemas); else
+    `excludedAttributes` drops those. Sub-attributes (name.givenName) and URN paths work."""
+    if not attributes and not excluded:
+        return resource
+    always = {"id", "schemas"}
+
+    def wanted(key: str, chosen: set[str]) -> set[str]:
+        k = key.lower()
+        return {a for a in chosen if a == k or a.startswith(k + ".") or a.startswith(k + ":")}
+
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if attributes:
+            hits = wanted(key, attributes)
+            if key in always or key.lower() in attributes:
+                out[key] = value
+            elif hits and isinstance(value, dict):
+                subs = {h[len(key) + 1 :] for h in hits}
+                out[key] = {k: v for k, v in value.items() if k.lower() in subs}
+        else:
+            if key in always or key.lower() not in excluded:
+                if isinstance(value, dict):
+                    subs = {h[len(key) + 1 :] for h in wanted(key, excluded) if h != key.lower()}
+                    value = {k: v for k, v in value.items() if k.lower() not in subs}
+                out[key] = value
+    return out
+
+
+class ScimResourceView(ScimView):
+    resource = "User"
+
+    def read_json(self) -> Any:
+        try:
+            return self.load_body(self.request.body)
+        except Exception as exc:  # django-scim2 raises its own BadRequestError
+            raise ScimError(
+                "The body is not valid JSON.", status=400, scim_type="invalidSyntax"
+            ) from exc
+
+    def paging(self, params: Any) -> tuple[int, int]:
+        start = max(1, _int_param(params.get("startIndex"), "startIndex", 1))
+        count = _int_param(params.get("count"), "count", settings.SCIM_MAX_RESULTS)
+        return start, min(max(0, count), settings.SCIM_MAX_RESULTS)
+
+    def list_page(self, params: Any) -> HttpResponse:
+        raw_filter = params.get("filter")
+        q = filter_q(raw_filter, resource=self.resource) if raw_filter else None
+        start, count = self.paging(params)
+        qs = self.queryset(q)
+        total = qs.count()
+        rows = (
+            list(self.representation_qs(qs.order_by("id")[start - 1 : start - 1 + count]))
+            if count
+            else []
+        )
+        attrs = _attribute_names(params.get("attributes"))
+        excluded = _attribute_names(params.get("excludedAttributes"))
+        resources = [project(self.render(r), attrs, excluded) for r in rows]
+        return scim_response(list_response(resources, total=total, start=start))
+
+    def search(self) -> HttpResponse:
+        body = self.read_json()
+        if not isinstance(body, dict):
+            raise ScimError(
+                "A search body is a SearchRequest object.", status=400, scim_type="invalidSyntax"
+            )
+        params = {
+            k: body.get(k)
+            for k in ["filter", "startIndex", "count", "attributes", "excludedAttributes"]
+        }
+        return self.list_page(params)
+
+    def one(self, resource: dict[str, Any], status: int = 200) -> HttpResponse:
+        attrs = _attribute_names(self.request.GET.get("attributes"))
+        excluded = _attribute_names(self.request.GET.get("excludedAttributes"))
+        return scim_response(
+            project(resource, attrs, excluded),
+            status=status,
+            headers={"Location": resource["meta"]["location"]},
+        )
+
+
+class UsersView(ScimResourceView):
+    resource = "User"
+
+    def queryset(self, q: Any) -> Any:
+        return selectors.scim_users(org=self.request.org, q=q)
+
+    def representation_qs(self, qs: Any) -> Any:
+        return selectors.with_representation(qs)
+
+    def render(self, scim_user: Any) -> dict[str, Any]:
+        return user_to_scim(
+            services.fields_of(scim_user),
+            scim_id=str(scim_user.scim_id),
+            created=scim_user.created_at.isoformat(),
+            modified=scim_user.updated_at.isoformat(),
+            base=self.base_url(),
+        )
+
+    def found(self, scim_id: str) -> Any:
+        user = selectors.scim_user_get(org=self.request.org, scim_id=scim_id)
+        if user is None:
+            raise ScimError(f"User {scim_id} not found.", status=404)
+        return user
+
+    def get(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.list_page(request.GET)
+        return self.one(self.render(self.found(scim_id)))
+
+    def post(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id == ".search":
+            return self.search()
+        if scim_id is not None:
+            return self.http_method_not_allowed(request)
+        fields = user_from_scim(self.read_json())
+        created = services.scim_user_create(
+            org=request.org, fields=fields, actor=request.scim_token
+        )
+        return self.one(self.render(self.found(str(created.scim_id))), status=201)
+
+    def put(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        user = self.found(scim_id)
+        fields = user_from_scim(self.read_json())
+        services.scim_user_replace(scim_user=user, fields=fields, actor=request.scim_token)
+        return self.one(self.render(self.found(scim_id)))
+
+    def patch(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        user = self.found(scim_id)
+        current = self.render(user)
+        patched = apply_patch(current, self.read_json(), USER_URN)
+        fields = user_from_scim(patched)
+        services.scim_user_replace(scim_user=user, fields=fields, actor=request.scim_token)
+        return self.one(self.render(self.found(scim_id)))
+
+    def delete(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        services.scim_user_delete(scim_user=self.found(scim_id), actor=request.scim_token)
+        return HttpResponse(status=204)

@@ -1,0 +1,327 @@
+"""SCIM JSON <-> our fields. Pure translation: no database writes.
+
+Accepts what Okta and Microsoft Entra ID send: capitalised PATCH ops, "True"/"False" strings,
+no-path PATCH with dotted and URN keys, `emails[type eq "work"].value`, `roles` as strings or
+objects, and Okta's `password` (accepted and ignored: sign-in is the IdP's job).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from scim.exceptions import ScimError
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+MAX_LEN = 255
+
+
+def invalid(detail: str, scim_type: str = "invalidValue") -> ScimError:
+    return ScimError(detail, status=400, scim_type=scim_type)
+
+
+def as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"  # Entra sends "True"/"False"
+    raise invalid(f"{name} must be true or false, not {value!r}.")
+
+
+def as_text(value: Any, name: str, *, required: bool = False, limit: int = MAX_LEN) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise invalid(f"{name} must be a string, not {type(value).__name__}.")
+    text = str(value).strip()
+    if required and not text:
+        raise invalid(f"{name} is required.")
+    if len(text) > limit:
+        raise invalid(f"{name} is longer than {limit} characters.")
+    return text
+
+
+@dataclass
+class UserFields:
+    user_name: str
+    external_id: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    display_name: str = ""
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    active: bool = True
+    roles: list[str] | None = None  # None: the request did not mention roles
+    department: str = ""
+    employee_number: str = ""
+    manager_id: str = ""
+
+    @property
+    def primary_email(self) -> str:
+        for e in self.emails:
+            if e.get("primary"):
+                return e["value"]
+        if self.emails:
+            return self.emails[0]["value"]
+        return self.user_name if "@" in self.user_name else ""
+
+    @property
+    def full_name(self) -> str:
+        return self.display_name or " ".join(p for p in [self.given_name, self.family_name] if p)
+
+
+def _emails(value: Any) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise invalid("emails must be a list of {value, type, primary} objects.")
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            item = {"value": item}
+        if not isinstance(item, dict):
+            raise invalid("Each email must be an object with a value.")
+        address = as_text(item.get("value"), "emails.value", required=True)
+        out.append(
+            {
+                "value": address,
+                "type": as_text(item.get("type") or "work", "emails.type"),
+                "primary": as_bool(item.get("primary", False), "emails.primary"),
+            }
+        )
+    return out
+
+
+def _roles(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    names = []
+    for item in value:
+        if isinstance(item, dict):
+            item = item.get("value", item.get("display"))
+        names.append(as_text(item, "roles.value", required=True, limit=100))
+    return list(dict.fromkeys(names))
+
+
+def _section(payload: dict[str, Any], urn: str) -> dict[str, Any]:
+    for key, value in payload.items():
+        if key.lower() == urn.lower():
+            if not isinstance(value, dict):
+                raise invalid(f"{urn} must be an object.")
+            return value
+    return {}
+
+
+def _get(obj: dict[str, Any], name: str) -> Any:
+    """Attribute names are case-insensitive (RFC 7643 §2.1)."""
+    for key, value in obj.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def user_from_scim(payload: Any) -> UserFields:
+    if not isinstance(payload, dict):
+        raise invalid("The body must be a JSON object (a SCIM User).", "invalidSyntax")
+    name = _get(payload, "name") or {}
+    if not isinstance(name, dict):
+        raise invalid("name must be an object with givenName and familyName.")
+    ent = _section(payload, ENTERPRISE_URN)
+    manager = _get(ent, "manager")
+    if isinstance(manager, dict):
+        manager = manager.get("value")
+    active = _get(payload, "active")
+    roles = _get(payload, "roles")
+    has_roles = any(k.lower() == "roles" for k in payload)
+    return UserFields(
+        user_name=as_text(_get(payload, "userName"), "userName", required=True),
+        external_id=as_text(_get(payload, "externalId"), "externalId"),
+        given_name=as_text(_get(name, "givenName"), "name.givenName", limit=200),
+        family_name=as_text(_get(name, "familyName"), "name.familyName", limit=200),
+        display_name=as_text(_get(payload, "displayName"), "displayName", limit=200),
+        emails=_emails(_get(payload, "emails")),
+        active=True if active is None else as_bool(active, "active"),
+        roles=_roles(roles) if has_roles else None,
+        department=as_text(_get(ent, "department"), "department", limit=200),
+        employee_number=as_text(_get(ent, "employeeNumber"), "employeeNumber", limit=100),
+        manager_id=as_text(manager, "manager.value"),
+    )
+
+
+def user_to_scim(
+    fields: UserFields, *, scim_id: str, created: str, modified: str, base: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": [USER_URN, ENTERPRISE_URN],
+        "id": scim_id,
+        "userName": fields.user_name,
+        "name": {
+            "givenName": fields.given_name,
+            "familyName": fields.family_name,
+            "formatted": " ".join(p for p in [fields.given_name, fields.family_name] if p),
+        },
+        "displayName": fields.display_name or fields.full_name or fields.user_name,
+        "emails": fields.emails,
+        "active": fields.active,
+        "roles": [{"value": r, "display": r} for r in (fields.roles or [])],
+        ENTERPRISE_URN: {
+            "department": fields.department,
+            "employeeNumber": fields.employee_number,
+            **({"manager": {"value": fields.manager_id}} if fields.manager_id else {}),
+        },
+        "meta": {
+            "resourceType": "User",
+            "created": created,
+            "lastModified": modified,
+            "location": f"{base}/Users/{scim_id}",
+        },
+    }
+    if fields.external_id:
+        body["externalId"] = fields.external_id
+    return body
+
+
+# --- PATCH ---------------------------------------------------------------------------------
+
+_FILTER = re.compile(
+    r'^(?P<attr>[\w$-]+)\[(?P<sub>[\w$-]+)\s+eq\s+"(?P<val>(?:[^"\\]|\\.)*)"\]'
+    r"(?:\.(?P<rest>[\w$.-]+))?$",
+    re.IGNORECASE,
+)
+
+
+def _split_urn(path: str, core_urn: str) -> tuple[str | None, str]:
+    """('enterprise' section or None, the attribute path within it)."""
+    lowered = path.lower()
+    for urn, section in ((ENTERPRISE_URN, ENTERPRISE_URN), (core_urn, None)):
+        if lowered.startswith(urn.lower() + ":"):
+            return section, path[len(urn) + 1 :]
+        if lowered == urn.lower():
+            return section, ""
+    return None, path
+
+
+def _container(resource: dict[str, Any], section: str | None) -> dict[str, Any]:
+    if section is None:
+        return resource
+    return resource.setdefault(section, {})
+
+
+def _key(obj: dict[str, Any], name: str) -> str:
+    for key in obj:
+        if key.lower() == name.lower():
+            return key
+    return name
+
+
+def _set(resource: dict[str, Any], path: str, value: Any, op: str, core_urn: str) -> None:
+    section, path = _split_urn(path, core_urn)
+    target = _container(resource, section)
+    if not path:  # the whole extension object
+        if not isinstance(value, dict):
+            raise invalid(f"The value for {section} must be an object.")
+        for k, v in value.items():
+            _set(resource, f"{section}:{k}", v, op, core_urn)
+        return
+    match = _FILTER.match(path)
+    if match:  # emails[type eq "work"].value, members[value eq "id"]
+        attr, sub, wanted, rest = match["attr"], match["sub"], match["val"], match["rest"]
+        items = target.setdefault(_key(target, attr), [])
+        if not isinstance(items, list):
+            raise invalid(f"{attr} is not multi-valued.", "invalidPath")
+        hits = [
+            i
+            for i in items
+            if isinstance(i, dict) and str(i.get(sub, "")).lower() == wanted.lower()
+        ]
+        if op == "remove":
+            if rest:
+                for h in hits:
+                    h.pop(rest, None)
+            else:
+                items[:] = [i for i in items if i not in hits]
+            return
+        if not hits:
+            hits = [{sub: wanted}]
+            items.append(hits[0])
+        for h in hits:
+            if rest:
+                h[rest] = value
+            elif isinstance(value, dict):
+                h.update(value)
+        return
+    head, _, tail = path.partition(".")
+    key = _key(target, head)
+    if tail:
+        inner = target.setdefault(key, {})
+        if not isinstance(inner, dict):
+            raise invalid(f"{head} has no sub-attribute {tail}.", "invalidPath")
+        if op == "remove":
+            inner.pop(_key(inner, tail), None)
+        else:
+            inner[_key(inner, tail)] = value
+        return
+    if op == "remove":
+        if isinstance(value, list) and isinstance(target.get(key), list):
+            drop = {str(v.get("value") if isinstance(v, dict) else v).lower() for v in value}
+            target[key] = [
+                i
+                for i in target[key]
+                if str(i.get("value") if isinstance(i, dict) else i).lower() not in drop
+            ]
+        else:
+            target.pop(key, None)
+        return
+    if op == "add" and isinstance(value, list) and isinstance(target.get(key), list):
+        existing = {str(i.get("value") if isinstance(i, dict) else i).lower() for i in target[key]}
+        target[key] = target[key] + [
+            v
+            for v in value
+            if str(v.get("value") if isinstance(v, dict) else v).lower() not in existing
+        ]
+        return
+    if op == "add" and isinstance(value, dict) and isinstance(target.get(key), dict):
+        target[key] = {**target[key], **value}
+        return
+    target[key] = value
+
+
+def apply_patch(resource: dict[str, Any], body: Any, core_urn: str) -> dict[str, Any]:
+    """A new representation with the PatchOp applied. Raises before anything is written."""
+    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
+        raise invalid("A PATCH body is a PatchOp with an Operations list.", "invalidSyntax")
+    result = copy.deepcopy(resource)
+    for index, operation in enumerate(body["Operations"]):
+        if not isinstance(operation, dict):
+            raise invalid(f"Operation {index} is not an object.", "invalidSyntax")
+        op = str(operation.get("op", "")).strip().lower()  # Entra: "Replace", "Add", "Remove"
+        if op not in {"add", "replace", "remove"}:
+            raise invalid(
+                f"Operation {index}: op must be add, replace or remove, not "
+                f"{operation.get('op')!r}.",
+                "invalidSyntax",
+            )
+        path = operation.get("path")
+        value = operation.get("value")
+        if path is None or path == "":
+            if op == "remove":
+                raise invalid(f"Operation {index}: remove needs a path.", "noTarget")
+            if not isinstance(value, dict):
+                raise invalid(
+                    f"Operation {index}: without a path, value must be an object.", "invalidValue"
+                )
+            for key, item in value.items():  # Okta and Entra: no-path replace
+                _set(result, key, item, op, core_urn)
+            continue
+        if not isinstance(path, str) or len(path) > 500:
+            raise invalid(f"Operation {index}: path must be a string.", "invalidPath")
+        if op != "remove" and "value" not in operation:
+            raise invalid(f"Operation {index}: {op} needs a value.", "invalidValue")
+        _set(result, path, value, op, core_urn)
+    return result
