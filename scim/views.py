@@ -365,6 +365,8 @@ class UsersView(ScimResourceView):
         user = self.found(scim_id)
         current = self.render(user)
         patched = apply_patch(current, self.read_json(), USER_URN)
+        # The representation always carries roles: gone after the patch means removed.
+        patched.setdefault("roles", [])
         fields = user_from_scim(patched)
         services.scim_user_replace(scim_user=user, fields=fields, actor=request.scim_token)
         return self.one(self.render(self.found(scim_id)))
