@@ -44,6 +44,9 @@ class AuditAction(models.TextChoices):
     SCIM_USER_CREATED = "scim.user_created", "SCIM: user provisioned"
     SCIM_USER_UPDATED = "scim.user_updated", "SCIM: user updated"
     SCIM_USER_DELETED = "scim.user_deleted", "SCIM: user deprovisioned (deleted)"
+    SCIM_GROUP_CREATED = "scim.group_created", "SCIM: group created"
+    SCIM_GROUP_UPDATED = "scim.group_updated", "SCIM: group updated"
+    SCIM_GROUP_DELETED = "scim.group_deleted", "SCIM: group deleted"
     # SCIM role/team mapping (names from the product specification)
     SCIM_USER_ROLE_CHANGED = "scim.user_role_changed", "SCIM: user's roles changed"
     SCIM_USER_TEAM_CHANGED = "scim.user_team_changed", "SCIM: user's teams changed"

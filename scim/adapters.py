@@ -325,3 +325,139 @@ def apply_patch(resource: dict[str, Any], body: Any, core_urn: str) -> dict[str,
             raise invalid(f"Operation {index}: {op} needs a value.", "invalidValue")
         _set(result, path, value, op, core_urn)
     return result
+
+
+# --- Groups --------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupChange:
+    """What a Group request asks for. `members` None means untouched; for PATCH the member
+    changes are deltas, so concurrent PATCHes compose instead of overwriting each other."""
+
+    display_name: str | None = None
+    external_id: str | None = None
+    members: list[str] | None = None  # a full replacement set (POST, PUT, replace)
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    remove_all: bool = False
+
+
+def _member_ids(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    ids = []
+    for item in value:
+        if isinstance(item, dict):
+            item = item.get("value")
+        ids.append(as_text(item, "members.value", required=True))
+    return list(dict.fromkeys(ids))
+
+
+def group_from_scim(payload: Any) -> GroupChange:
+    if not isinstance(payload, dict):
+        raise invalid("The body must be a JSON object (a SCIM Group).", "invalidSyntax")
+    return GroupChange(
+        display_name=as_text(_get(payload, "displayName"), "displayName", required=True),
+        external_id=as_text(_get(payload, "externalId"), "externalId"),
+        members=_member_ids(_get(payload, "members")),
+    )
+
+
+_MEMBER_FILTER = re.compile(r'^members\[value eq "(?P<id>[^"]+)"\]$', re.IGNORECASE)
+
+
+def group_patch(body: Any) -> GroupChange:
+    """Okta: no-path replace of {id, displayName} with every membership change, remove with
+    members[value eq "id"], add with a members list. Entra: capitalised ops, Remove of members
+    with a value list, Replace of displayName."""
+    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
+        raise invalid("A PATCH body is a PatchOp with an Operations list.", "invalidSyntax")
+    change = GroupChange()
+    for index, operation in enumerate(body["Operations"]):
+        if not isinstance(operation, dict):
+            raise invalid(f"Operation {index} is not an object.", "invalidSyntax")
+        op = str(operation.get("op", "")).strip().lower()
+        if op not in {"add", "replace", "remove"}:
+            raise invalid(f"Operation {index}: op must be add, replace or remove.", "invalidSyntax")
+        path = operation.get("path") or ""
+        value = operation.get("value")
+        if not isinstance(path, str):
+            raise invalid(f"Operation {index}: path must be a string.", "invalidPath")
+        if path.lower().startswith(GROUP_URN.lower() + ":"):
+            path = path[len(GROUP_URN) + 1 :]
+        if not path:
+            if op == "remove":
+                raise invalid(f"Operation {index}: remove needs a path.", "noTarget")
+            if not isinstance(value, dict):
+                raise invalid(f"Operation {index}: without a path, value must be an object.")
+            for key, item in value.items():
+                _group_set(change, key.lower(), op, item, index)
+            continue
+        match = _MEMBER_FILTER.match(path.strip())
+        if match:
+            if op != "remove":
+                raise invalid(
+                    f"Operation {index}: only remove takes a members filter.", "invalidPath"
+                )
+            change.remove.append(match["id"])
+            continue
+        _group_set(change, path.strip().lower(), op, value, index)
+    return change
+
+
+def _group_set(change: GroupChange, key: str, op: str, value: Any, index: int) -> None:
+    if key in {"id", "schemas", "meta"}:
+        return  # Okta repeats the id in its no-path replace: harmless, immutable
+    if key == "displayname":
+        if op == "remove":
+            raise invalid("displayName is required and cannot be removed.", "mutability")
+        change.display_name = as_text(value, "displayName", required=True)
+    elif key == "externalid":
+        change.external_id = "" if op == "remove" else as_text(value, "externalId")
+    elif key in {"members", "members.value"}:
+        ids = _member_ids(value)
+        if op == "add":
+            change.add += ids
+        elif op == "remove":
+            if ids:
+                change.remove += ids
+            else:
+                change.remove_all = True
+        else:
+            change.members, change.add, change.remove = ids, [], []
+    else:
+        raise invalid(f"Operation {index}: Groups have no attribute {key!r}.", "invalidPath")
+
+
+def group_to_scim(
+    *,
+    scim_id: str,
+    display_name: str,
+    external_id: str,
+    members: list[tuple[str, str]] | None,
+    created: str,
+    modified: str,
+    base: str,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": [GROUP_URN],
+        "id": scim_id,
+        "displayName": display_name,
+        "meta": {
+            "resourceType": "Group",
+            "created": created,
+            "lastModified": modified,
+            "location": f"{base}/Groups/{scim_id}",
+        },
+    }
+    if external_id:
+        body["externalId"] = external_id
+    if members is not None:
+        body["members"] = [
+            {"value": m_id, "display": name, "$ref": f"{base}/Users/{m_id}"}
+            for m_id, name in members
+        ]
+    return body

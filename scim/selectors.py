@@ -6,7 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from governance.choices import AssignmentSource
 from governance.models import Organization, RoleAssignment
-from scim.models import ScimUser
+from scim.models import ScimGroup, ScimGroupMember, ScimUser
 
 
 def scim_users(*, org: Organization, q: Q | None = None) -> QuerySet[ScimUser]:
@@ -37,3 +37,32 @@ def scim_user_get(*, org: Organization, scim_id: str) -> ScimUser | None:
     except ValueError:
         return None
     return with_representation(scim_users(org=org)).filter(scim_id=key).first()
+
+
+def scim_groups(*, org: Organization, q: Q | None = None) -> QuerySet[ScimGroup]:
+    qs = ScimGroup.objects.filter(org=org)
+    if q is not None:
+        # A filter through members joins one row per member: keep each group once.
+        qs = ScimGroup.objects.filter(pk__in=qs.filter(q).values("pk"))
+    return qs
+
+
+def with_members(qs: QuerySet[ScimGroup]) -> QuerySet[ScimGroup]:
+    return qs.prefetch_related(
+        Prefetch(
+            "members",
+            queryset=ScimGroupMember.objects.select_related("user")
+            .only("group_id", "user__scim_id", "user__user_name")
+            .order_by("id"),
+        )
+    )
+
+
+def scim_group_get(*, org: Organization, scim_id: str) -> ScimGroup | None:
+    import uuid
+
+    try:
+        key = uuid.UUID(str(scim_id))
+    except ValueError:
+        return None
+    return scim_groups(org=org).filter(scim_id=key).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,9 +15,9 @@ from governance import tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
 from governance.models import CustomRole, Membership, Organization, RoleAssignment, name_key
 from identity.services import clean_email
-from scim.adapters import UserFields
+from scim.adapters import GroupChange, UserFields
 from scim.exceptions import ScimError
-from scim.models import ScimToken, ScimUser
+from scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 
 SCIM_TOKEN_PREFIX = "scim_"
 
@@ -280,3 +281,146 @@ def scim_user_delete(*, scim_user: ScimUser, actor: ScimToken) -> None:
         data={"old": {"user_name": scim_user.user_name, "scim_id": str(scim_user.scim_id)}},
     )
     scim_user.delete()
+
+
+# --- Groups --------------------------------------------------------------------------------
+
+AUDIT_NAME_CAP = 1000  # member names listed per event; counts are always exact
+
+
+def _uuids(ids: list[str]) -> tuple[list[uuid.UUID], list[str]]:
+    good, bad = [], []
+    for raw in ids:
+        try:
+            good.append(uuid.UUID(str(raw)))
+        except ValueError:
+            bad.append(raw)
+    return good, bad
+
+
+def _users_by_id(org: Organization, ids: list[str], *, strict: bool) -> dict[uuid.UUID, ScimUser]:
+    """The org's SCIM users with these ids. Strict: an unknown id is a 400 naming it (a member
+    must be a provisioned user of this org); otherwise unknown ids are skipped (removing a user
+    that is already gone is not an error)."""
+    good, bad = _uuids(ids)
+    found = {
+        u.scim_id: u
+        for u in ScimUser.objects.filter(org=org, scim_id__in=good).only(
+            "id", "scim_id", "user_name"
+        )
+    }
+    missing = bad + [str(g) for g in good if g not in found]
+    if strict and missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise ScimError(
+            f"Unknown member id(s): {shown}. Members must be users provisioned in "
+            "this organization.",
+            status=400,
+            scim_type="invalidValue",
+        )
+    return found
+
+
+def _names(users: list[ScimUser]) -> list[str]:
+    return sorted(u.user_name for u in users)[:AUDIT_NAME_CAP]
+
+
+@transaction.atomic
+def scim_group_create(*, org: Organization, change: GroupChange, actor: ScimToken) -> ScimGroup:
+    members = list(_users_by_id(org, change.members or [], strict=True).values())
+    group = ScimGroup.objects.create(
+        org=org, display_name=change.display_name or "", external_id=change.external_id or ""
+    )
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, user=u) for u in members)
+    audit_record(
+        action=AuditAction.SCIM_GROUP_CREATED,
+        org=org,
+        actor=actor,
+        target=group,
+        data={
+            "new": {
+                "display_name": group.display_name,
+                "external_id": group.external_id,
+                "member_count": len(members),
+                "members": _names(members),
+            },
+            "scim_id": str(group.scim_id),
+        },
+    )
+    return group
+
+
+@transaction.atomic
+def scim_group_update(*, group: ScimGroup, change: GroupChange, actor: ScimToken) -> ScimGroup:
+    """PUT and PATCH. The group row is locked, and member changes are applied as deltas, so two
+    concurrent PATCHes that add different members both land."""
+    group = ScimGroup.objects.select_for_update().select_related("org").get(pk=group.pk)
+    org = group.org
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for attr, value in (("display_name", change.display_name), ("external_id", change.external_id)):
+        if value is not None and getattr(group, attr) != value:
+            old[attr], new[attr] = getattr(group, attr), value
+            setattr(group, attr, value)
+    links = ScimGroupMember.objects.filter(group=group)
+    if change.members is not None:
+        target = _users_by_id(org, change.members, strict=True)
+        current = set(links.values_list("user__scim_id", flat=True))
+        adding = [u for sid, u in target.items() if sid not in current]
+        removing_ids = current - set(target)
+    else:
+        adding_all = _users_by_id(org, change.add, strict=True)
+        present = set(
+            links.filter(user__scim_id__in=list(adding_all)).values_list("user__scim_id", flat=True)
+        )
+        adding = [u for sid, u in adding_all.items() if sid not in present]
+        if change.remove_all:
+            removing_ids = set(links.values_list("user__scim_id", flat=True))
+        else:
+            removing_ids = set(_users_by_id(org, change.remove, strict=False))
+    removed = list(
+        ScimUser.objects.filter(org=org, scim_id__in=removing_ids, group_links__group=group).only(
+            "id", "user_name"
+        )
+    )
+    if removed:
+        links.filter(user__in=removed).delete()
+    if adding:
+        ScimGroupMember.objects.bulk_create(
+            (ScimGroupMember(group=group, user=u) for u in adding), ignore_conflicts=True
+        )
+    if not (old or adding or removed):
+        return group
+    group.updated_at = timezone.now()
+    group.save()
+    data: dict[str, Any] = {"old": old, "new": new}
+    if adding:
+        data["members_added"] = _names(adding)
+        data["members_added_count"] = len(adding)
+    if removed:
+        data["members_removed"] = _names(removed)
+        data["members_removed_count"] = len(removed)
+    audit_record(
+        action=AuditAction.SCIM_GROUP_UPDATED, org=org, actor=actor, target=group, data=data
+    )
+    return group
+
+
+@transaction.atomic
+def scim_group_delete(*, group: ScimGroup, actor: ScimToken) -> None:
+    group = ScimGroup.objects.select_for_update().select_related("org").get(pk=group.pk)
+    count = group.members.count()
+    audit_record(
+        action=AuditAction.SCIM_GROUP_DELETED,
+        org=group.org,
+        actor=actor,
+        target=group,
+        data={
+            "old": {
+                "display_name": group.display_name,
+                "member_count": count,
+                "scim_id": str(group.scim_id),
+            }
+        },
+    )
+    group.delete()

@@ -12,4 +12,6 @@ urlpatterns = [
     path("Bulk", views.BulkView.as_view(), name="bulk"),
     path("Users", views.UsersView.as_view(), name="users"),
     path("Users/<str:scim_id>", views.UsersView.as_view(), name="user"),
+    path("Groups", views.GroupsView.as_view(), name="groups"),
+    path("Groups/<str:scim_id>", views.GroupsView.as_view(), name="group"),
 ]

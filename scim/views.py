@@ -22,7 +22,14 @@ from django_scim.views import SCIMView
 from governance import tokens
 from governance.exceptions import Conflict, NotFound, PermissionDenied, ServiceError
 from scim import selectors, services
-from scim.adapters import apply_patch, user_from_scim, user_to_scim
+from scim.adapters import (
+    apply_patch,
+    group_from_scim,
+    group_patch,
+    group_to_scim,
+    user_from_scim,
+    user_to_scim,
+)
 from scim.exceptions import ScimError
 from scim.filters import filter_q
 from scim.models import ScimToken
@@ -375,4 +382,93 @@ class UsersView(ScimResourceView):
         if scim_id is None:
             return self.http_method_not_allowed(request)
         services.scim_user_delete(scim_user=self.found(scim_id), actor=request.scim_token)
+        return HttpResponse(status=204)
+
+
+class GroupsView(ScimResourceView):
+    resource = "Group"
+
+    def members_wanted(self, params: Any) -> bool:
+        attrs = _attribute_names(params.get("attributes"))
+        excluded = _attribute_names(params.get("excludedAttributes"))
+        if attrs:
+            return any(a == "members" or a.startswith("members.") for a in attrs)
+        return "members" not in excluded
+
+    def queryset(self, q: Any) -> Any:
+        return selectors.scim_groups(org=self.request.org, q=q)
+
+    def representation_qs(self, qs: Any) -> Any:
+        self._with_members = self.members_wanted(self._params)
+        return selectors.with_members(qs) if self._with_members else qs
+
+    def list_page(self, params: Any) -> HttpResponse:
+        self._params = params
+        return super().list_page(params)
+
+    def render(self, group: Any) -> dict[str, Any]:
+        members = None
+        if getattr(self, "_with_members", True):
+            members = [(str(m.user.scim_id), m.user.user_name) for m in group.members.all()]
+        return group_to_scim(
+            scim_id=str(group.scim_id),
+            display_name=group.display_name,
+            external_id=group.external_id,
+            members=members,
+            created=group.created_at.isoformat(),
+            modified=group.updated_at.isoformat(),
+            base=self.base_url(),
+        )
+
+    def found(self, scim_id: str) -> Any:
+        group = selectors.scim_group_get(org=self.request.org, scim_id=scim_id)
+        if group is None:
+            raise ScimError(f"Group {scim_id} not found.", status=404)
+        return group
+
+    def show(self, scim_id: str, status: int = 200) -> HttpResponse:
+        self._params = self.request.GET
+        qs = self.representation_qs(
+            selectors.scim_groups(org=self.request.org).filter(scim_id=self.found(scim_id).scim_id)
+        )
+        return self.one(self.render(qs.get()), status=status)
+
+    def get(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.list_page(request.GET)
+        return self.show(scim_id)
+
+    def post(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id == ".search":
+            self._params = {}
+            return self.search()
+        if scim_id is not None:
+            return self.http_method_not_allowed(request)
+        group = services.scim_group_create(
+            org=request.org, change=group_from_scim(self.read_json()), actor=request.scim_token
+        )
+        return self.show(str(group.scim_id), status=201)
+
+    def put(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        group = self.found(scim_id)
+        services.scim_group_update(
+            group=group, change=group_from_scim(self.read_json()), actor=request.scim_token
+        )
+        return self.show(scim_id)
+
+    def patch(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        group = self.found(scim_id)
+        services.scim_group_update(
+            group=group, change=group_patch(self.read_json()), actor=request.scim_token
+        )
+        return HttpResponse(status=204)  # RFC 7644 §3.5.2: no body; groups can be large
+
+    def delete(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
+        if scim_id is None:
+            return self.http_method_not_allowed(request)
+        services.scim_group_delete(group=self.found(scim_id), actor=request.scim_token)
         return HttpResponse(status=204)

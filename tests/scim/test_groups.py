@@ -1,0 +1,245 @@
+"""Groups as Okta pushes them and as Entra provisions them."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.models import AuditEvent
+from scim.models import ScimGroup, ScimGroupMember
+from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
+
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+@pytest.fixture
+def users(scim):
+    return [
+        scim("POST", "/Users", okta_user(f"u{i}@acme.example", externalId=f"e{i}")).json()
+        for i in range(4)
+    ]
+
+
+def member_names(group_id):
+    return sorted(
+        ScimGroupMember.objects.filter(group__scim_id=group_id).values_list(
+            "user__user_name", flat=True
+        )
+    )
+
+
+def test_okta_group_push_sequence(scim, users):
+    # Okta: create the group (with or without members)...
+    r = scim(
+        "POST",
+        "/Groups",
+        {
+            "schemas": [GROUP_URN],
+            "displayName": "Engineering",
+            "members": [{"value": users[0]["id"], "display": "u0"}],
+        },
+    )
+    assert r.status_code == 201
+    group = r.json()
+    assert group["displayName"] == "Engineering" and group["members"][0]["value"] == users[0]["id"]
+    gid = group["id"]
+    # ...then every membership change comes with a rename-by-replace of {id, displayName}.
+    r = scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [
+                {"op": "replace", "value": {"id": gid, "displayName": "Engineering Team"}},
+                {"op": "remove", "path": f'members[value eq "{users[0]["id"]}"]'},
+                {
+                    "op": "add",
+                    "path": "members",
+                    "value": [
+                        {"value": users[1]["id"], "display": "u1"},
+                        {"value": users[2]["id"]},
+                    ],
+                },
+            ],
+        },
+    )
+    assert r.status_code == 204
+    assert member_names(gid) == ["u1@acme.example", "u2@acme.example"]
+    got = scim("GET", f"/Groups/{gid}").json()
+    assert got["displayName"] == "Engineering Team" and len(got["members"]) == 2
+    e = AuditEvent.objects.filter(action="scim.group_updated").latest("id")
+    assert e.data["old"] == {"display_name": "Engineering"}
+    assert e.data["members_added"] == ["u1@acme.example", "u2@acme.example"]
+    assert e.data["members_removed"] == ["u0@acme.example"]
+    assert e.actor_kind == "scim_token"
+
+
+def test_okta_adding_an_existing_member_again_is_a_no_op(scim, users):
+    gid = scim(
+        "POST", "/Groups", {"displayName": "G", "members": [{"value": users[0]["id"]}]}
+    ).json()["id"]
+    before = AuditEvent.objects.count()
+    r = scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [
+                {"op": "replace", "value": {"id": gid, "displayName": "G"}},
+                {"op": "add", "path": "members", "value": [{"value": users[0]["id"]}]},
+            ],
+        },
+    )
+    assert r.status_code == 204 and AuditEvent.objects.count() == before
+
+
+def test_entra_group_operations(scim, users):
+    gid = scim(
+        "POST",
+        "/Groups",
+        {"schemas": [GROUP_URN], "displayName": "Sales", "externalId": "entra-g1", "members": []},
+    ).json()["id"]
+    r = scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": u["id"]} for u in users[:3]]}
+            ],
+        },
+    )
+    assert r.status_code == 204 and len(member_names(gid)) == 3
+    r = scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [
+                {
+                    "op": "Remove",
+                    "path": "members",
+                    "value": [{"value": users[0]["id"]}, {"value": users[1]["id"]}],
+                }
+            ],
+        },
+    )
+    assert member_names(gid) == ["u2@acme.example"]
+    scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}],
+        },
+    )
+    assert ScimGroup.objects.get(scim_id=gid).display_name == "Sales EMEA"
+    hit = scim("GET", '/Groups?filter=externalId eq "entra-g1"').json()
+    assert hit["totalResults"] == 1
+    by_name = scim("GET", '/Groups?filter=displayName eq "sales emea"&excludedAttributes=members')
+    body = by_name.json()
+    assert body["totalResults"] == 1 and "members" not in body["Resources"][0]
+
+
+def test_put_replaces_members_and_delete_is_404_after(scim, users):
+    gid = scim(
+        "POST",
+        "/Groups",
+        {"displayName": "Ops", "members": [{"value": users[0]["id"]}, {"value": users[1]["id"]}]},
+    ).json()["id"]
+    r = scim(
+        "PUT",
+        f"/Groups/{gid}",
+        {"schemas": [GROUP_URN], "displayName": "Ops", "members": [{"value": users[3]["id"]}]},
+    )
+    assert r.status_code == 200 and [m["value"] for m in r.json()["members"]] == [users[3]["id"]]
+    assert scim("DELETE", f"/Groups/{gid}").status_code == 204
+    assert_scim_error(scim("GET", f"/Groups/{gid}"), 404)
+    assert scim("GET", f"/Users/{users[3]['id']}").status_code == 200  # users stay
+
+
+def test_unknown_member_is_400_and_nothing_changes(scim, users):
+    before = AuditEvent.objects.count()
+    r = scim("POST", "/Groups", {"displayName": "X", "members": [{"value": "nope"}]})
+    assert_scim_error(r, 400, "invalidValue")
+    assert not ScimGroup.objects.exists() and AuditEvent.objects.count() == before
+    gid = scim("POST", "/Groups", {"displayName": "Y"}).json()["id"]
+    r = scim(
+        "PATCH",
+        f"/Groups/{gid}",
+        {
+            "schemas": [PATCH_URN],
+            "Operations": [
+                {"op": "replace", "path": "displayName", "value": "Z"},
+                {
+                    "op": "add",
+                    "path": "members",
+                    "value": [{"value": users[0]["id"]}, {"value": "ghost"}],
+                },
+            ],
+        },
+    )
+    assert_scim_error(r, 400, "invalidValue")
+    assert ScimGroup.objects.get(scim_id=gid).display_name == "Y" and not member_names(gid)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"Operations": [{"op": "remove", "path": "displayName"}]},
+        {"Operations": [{"op": "replace", "path": "colour", "value": "red"}]},
+        {"Operations": [{"op": "add", "path": 'members[value eq "x"]', "value": []}]},
+        {"Operations": [{"op": "delete", "path": "members"}]},
+        {"Operations": {}},
+    ],
+)
+def test_bad_group_patches_are_400(scim, body):
+    gid = scim("POST", "/Groups", {"displayName": "Y"}).json()["id"]
+    r = scim("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_URN], **body})
+    assert r.status_code == 400 and r.json()["scimType"]
+
+
+def test_groups_of_another_org_are_invisible(scim, other_scim, users):
+    gid = scim("POST", "/Groups", {"displayName": "Secret"}).json()["id"]
+    assert other_scim("GET", "/Groups").json()["totalResults"] == 0
+    assert_scim_error(other_scim("GET", f"/Groups/{gid}"), 404)
+    assert_scim_error(
+        other_scim(
+            "PATCH",
+            f"/Groups/{gid}",
+            {
+                "schemas": [PATCH_URN],
+                "Operations": [{"op": "replace", "path": "displayName", "value": "x"}],
+            },
+        ),
+        404,
+    )
+    assert_scim_error(other_scim("PUT", f"/Groups/{gid}", {"displayName": "x"}), 404)
+    assert_scim_error(other_scim("DELETE", f"/Groups/{gid}"), 404)
+    # Org B cannot put org A's users into its own group either.
+    r = other_scim(
+        "POST", "/Groups", {"displayName": "Mine", "members": [{"value": users[0]["id"]}]}
+    )
+    assert_scim_error(r, 400, "invalidValue")
+
+
+def test_members_filter_lists_each_group_once(scim, users):
+    gid = scim(
+        "POST", "/Groups", {"displayName": "Both", "members": [{"value": u["id"]} for u in users]}
+    ).json()["id"]
+    body = scim("GET", f'/Groups?filter=members[value eq "{users[1]["id"]}"]').json()
+    assert body["totalResults"] == 1 and body["Resources"][0]["id"] == gid
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_group_list_query_count_is_flat(scim, n, django_assert_max_num_queries):
+    members = [
+        scim("POST", "/Users", okta_user(f"m{i}@acme.example")).json()["id"] for i in range(n)
+    ]
+    for g in range(n):
+        scim(
+            "POST",
+            "/Groups",
+            {"displayName": f"G{g}", "members": [{"value": m} for m in members[:5]]},
+        )
+    with django_assert_max_num_queries(5):
+        assert scim("GET", "/Groups?count=50").status_code == 200
