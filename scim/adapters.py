@@ -161,12 +161,8 @@ def user_to_scim(
         "schemas": [USER_URN, ENTERPRISE_URN],
         "id": scim_id,
         "userName": fields.user_name,
-        "name": {
-            "givenName": fields.given_name,
-            "familyName": fields.family_name,
-            "formatted": " ".join(p for p in [fields.given_name, fields.family_name] if p),
-        },
-        "displayName": fields.display_name or fields.full_name or fields.user_name,
+        "name": {"givenName": fields.given_name, "familyName": fields.family_name},
+        "displayName": fields.display_name,
         "emails": fields.emails,
         "active": fields.active,
         "roles": [{"value": r, "display": r} for r in (fields.roles or [])],
@@ -184,7 +180,18 @@ def user_to_scim(
     }
     if fields.external_id:
         body["externalId"] = fields.external_id
-    return body
+    return compact(body)
+
+
+def compact(value: Any) -> Any:
+    """Unassigned attributes are omitted (RFC 7643 §2.5): drop empty strings, lists and
+    objects, recursively. False and 0 are values and stay."""
+    if isinstance(value, dict):
+        out = {k: compact(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in ("", None, [], {})}
+    if isinstance(value, list):
+        return [compact(v) for v in value]
+    return value
 
 
 # --- PATCH ---------------------------------------------------------------------------------
@@ -224,6 +231,9 @@ def _set(resource: dict[str, Any], path: str, value: Any, op: str, core_urn: str
     section, path = _split_urn(path, core_urn)
     target = _container(resource, section)
     if not path:  # the whole extension object
+        if op == "remove":
+            resource.pop(section, None)
+            return
         if not isinstance(value, dict):
             raise invalid(f"The value for {section} must be an object.")
         for k, v in value.items():
@@ -319,6 +329,16 @@ def apply_patch(resource: dict[str, Any], body: Any, core_urn: str) -> dict[str,
             for key, item in value.items():  # Okta and Entra: no-path replace
                 _set(result, key, item, op, core_urn)
             continue
+        if (
+            isinstance(path, str)
+            and path.strip().lower() in {"active", f"{core_urn}:active".lower()}
+            and op == "remove"
+        ):
+            raise invalid(
+                f"Operation {index}: active cannot be removed; replace it with false "
+                "to deactivate the user.",
+                "mutability",
+            )
         if not isinstance(path, str) or len(path) > 500:
             raise invalid(f"Operation {index}: path must be a string.", "invalidPath")
         if op != "remove" and "value" not in operation:
@@ -360,7 +380,7 @@ def group_from_scim(payload: Any) -> GroupChange:
     if not isinstance(payload, dict):
         raise invalid("The body must be a JSON object (a SCIM Group).", "invalidSyntax")
     return GroupChange(
-        display_name=as_text(_get(payload, "displayName"), "displayName", required=True),
+        display_name=as_text(_get(payload, "displayName"), "displayName"),
         external_id=as_text(_get(payload, "externalId"), "externalId"),
         members=_member_ids(_get(payload, "members")),
     )
@@ -412,9 +432,7 @@ def _group_set(change: GroupChange, key: str, op: str, value: Any, index: int) -
     if key in {"id", "schemas", "meta"}:
         return  # Okta repeats the id in its no-path replace: harmless, immutable
     if key == "displayname":
-        if op == "remove":
-            raise invalid("displayName is required and cannot be removed.", "mutability")
-        change.display_name = as_text(value, "displayName", required=True)
+        change.display_name = "" if op == "remove" else as_text(value, "displayName")
     elif key == "externalid":
         change.external_id = "" if op == "remove" else as_text(value, "externalId")
     elif key in {"members", "members.value"}:
@@ -453,11 +471,12 @@ def group_to_scim(
             "location": f"{base}/Groups/{scim_id}",
         },
     }
+    if not display_name:
+        del body["displayName"]
     if external_id:
         body["externalId"] = external_id
     if members is not None:
         body["members"] = [
-            {"value": m_id, "display": name, "$ref": f"{base}/Users/{m_id}"}
-            for m_id, name in members
+            {"value": m_id, "type": "User", "$ref": f"{base}/Users/{m_id}"} for m_id, _ in members
         ]
     return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -97,6 +98,14 @@ def _stored(fields: UserFields) -> dict[str, Any]:
     }
 
 
+def placeholder_email(org: Organization, user_name: str) -> str:
+    """A person is identified by e-mail here, but RFC 7643 does not require one. A user sent
+    without any gets a stable, non-routable address (RFC 2606 .invalid) derived from the org-
+    scoped userName; it can never receive mail or match a real sign-in e-mail."""
+    digest = hashlib.sha256(f"{org.pk}:{user_name.lower()}".encode()).hexdigest()[:24]
+    return f"scim-{digest}@users.invalid"
+
+
 def _ensure_user_name_free(org: Organization, user_name: str, exclude: int | None) -> None:
     qs = ScimUser.objects.filter(org=org, user_name__lower=user_name.lower())
     if exclude is not None:
@@ -163,13 +172,7 @@ def _save(scim_user: ScimUser) -> None:
 def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken) -> ScimUser:
     """Provision a member: always the baseline `member` RBAC role (SCIM never grants admin)."""
     _ensure_user_name_free(org, fields.user_name, None)
-    email = fields.primary_email
-    if not email:
-        raise ScimError(
-            "Provide an e-mail: emails[].value, or an e-mail address as userName.",
-            status=400,
-            scim_type="invalidValue",
-        )
+    email = fields.primary_email or placeholder_email(org, fields.user_name)
     roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
     membership = (
         Membership.objects.select_for_update()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("Schemas", views.SchemasView.as_view(), name="schemas"),
     re_path(r"^Schemas/(?P<urn>[^/]+)$", views.SchemasView.as_view(), name="schema"),
     path("Bulk", views.BulkView.as_view(), name="bulk"),
+    path(".search", views.RootSearchView.as_view(), name="search"),
     path("Users", views.UsersView.as_view(), name="users"),
     path("Users/<str:scim_id>", views.UsersView.as_view(), name="user"),
     path("Groups", views.GroupsView.as_view(), name="groups"),

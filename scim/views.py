@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
-from django_scim.schemas import ALL as SCHEMA_DOCUMENTS
 from django_scim.views import SCIMView
 
 from governance import tokens
@@ -34,6 +33,7 @@ from scim.exceptions import ScimError
 from scim.filters import filter_q
 from scim.models import ScimToken
 from scim.responses import list_response, scim_error, scim_response
+from scim.schemas import RESOURCE_SCHEMAS
 from scim.services import SCIM_TOKEN_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,6 @@ logger = logging.getLogger(__name__)
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-RESOURCE_SCHEMAS = {
-    s["id"]: s for s in SCHEMA_DOCUMENTS if s["id"] in {USER_URN, GROUP_URN, ENTERPRISE_URN}
-}
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="scim"'}
 
 
@@ -61,7 +58,7 @@ def rate_limited(token: ScimToken) -> int | None:
     """Seconds to wait when this token has used up its minute, else None. The counter lives in
     the cache (Redis in production, so every worker shares it)."""
     window = int(time.time() // 60)
-    key = f"scim-rate:{token.pk}:{window}"
+    key = f"scim-rate:{token.prefix}:{window}"
     cache.add(key, 0, timeout=90)
     try:
         used = cache.incr(key)
@@ -193,6 +190,7 @@ class SchemasView(ScimView):
 
     def schema_doc(self, urn: str) -> dict[str, Any]:
         return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
             **RESOURCE_SCHEMAS[urn],
             "meta": {"resourceType": "Schema", "location": f"{self.base_url()}/Schemas/{urn}"},
         }
@@ -472,3 +470,48 @@ class GroupsView(ScimResourceView):
             return self.http_method_not_allowed(request)
         services.scim_group_delete(group=self.found(scim_id), actor=request.scim_token)
         return HttpResponse(status=204)
+
+
+class RootSearchView(ScimView):
+    """POST /.search (RFC 7644 §3.4.3): one filter across Users and Groups. A resource type
+    whose attributes the filter does not know is left out; unknown to both is invalidFilter."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        views = [UsersView(request=request), GroupsView(request=request)]
+        body = views[0].read_json()
+        if not isinstance(body, dict):
+            raise ScimError(
+                "A search body is a SearchRequest object.", status=400, scim_type="invalidSyntax"
+            )
+        raw_filter = body.get("filter")
+        start, count = views[0].paging(body)
+        attrs = _attribute_names(body.get("attributes"))
+        excluded = _attribute_names(body.get("excludedAttributes"))
+        querysets, errors = [], []
+        for view in views:
+            view._params = body
+            try:
+                q = filter_q(raw_filter, resource=view.resource) if raw_filter else None
+            except ScimError as exc:
+                errors.append(exc)
+                continue
+            querysets.append((view, view.queryset(q).order_by("id")))
+        if not querysets:
+            raise errors[0]
+        total = sum(qs.count() for _, qs in querysets)
+        resources: list[dict[str, Any]] = []
+        skip, room = start - 1, count
+        for view, qs in querysets:
+            if room <= 0:
+                break
+            size = qs.count()
+            if skip >= size:
+                skip -= size
+                continue
+            rows = view.representation_qs(qs[skip : skip + room])
+            resources += [project(view.render(r), attrs, excluded) for r in rows]
+            room -= len(rows)
+            skip = 0
+        return scim_response(list_response(resources, total=total, start=start))

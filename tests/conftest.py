@@ -104,3 +104,11 @@ def api(client: Client, method: str, path: str, key: str, data: Any = None, **ex
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters and cached configuration never leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()

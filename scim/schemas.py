@@ -1,0 +1,54 @@
+"""The schema documents /Schemas serves: RFC 7643's, trimmed to the attributes this service
+stores and returns, so that a client (or a checker) is never told of one we would drop."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django_scim.schemas import ALL
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+SUPPORTED: dict[str, dict[str, set[str] | None]] = {
+    # attribute -> the sub-attributes kept (None: a simple attribute)
+    USER_URN: {
+        "userName": None,
+        "name": {"givenName", "familyName"},
+        "displayName": None,
+        "emails": {"value", "type", "primary"},
+        "active": None,
+        "roles": {"value", "display"},
+    },
+    ENTERPRISE_URN: {"employeeNumber": None, "department": None, "manager": {"value"}},
+    GROUP_URN: {"displayName": None, "members": {"value", "$ref", "type"}},
+}
+
+
+# `active` is always stored and returned (a membership is active or deactivated), so it is
+# published as required: it can be replaced, never removed.
+REQUIRED = {(USER_URN, "active")}
+
+
+def _trim(doc: dict[str, Any]) -> dict[str, Any]:
+    keep = SUPPORTED[doc["id"]]
+    out = copy.deepcopy(doc)
+    attrs = []
+    for attr in out.get("attributes", []):
+        if attr["name"] not in keep:
+            continue
+        subs = keep[attr["name"]]
+        if subs is not None and "subAttributes" in attr:
+            attr["subAttributes"] = [s for s in attr["subAttributes"] if s["name"] in subs]
+        if (doc["id"], attr["name"]) in REQUIRED:
+            attr["required"] = True
+        attrs.append(attr)
+    out["attributes"] = attrs
+    return out
+
+
+RESOURCE_SCHEMAS: dict[str, dict[str, Any]] = {
+    d["id"]: _trim(d) for d in ALL if d["id"] in SUPPORTED
+}
