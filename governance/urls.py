@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from audit.views import AuditLogView
 from governance import views
+from scim.views import ScimSettingsView
 
 org_patterns = [
     path("", views.OverviewView.as_view(), name="overview"),
@@ -16,6 +17,7 @@ org_patterns = [
     path("teams/<int:pk>/", views.TeamDetailView.as_view(), name="team_detail"),
     path("api-keys/", views.ApiKeyView.as_view(), name="api_keys"),
     path("audit/", AuditLogView.as_view(), name="audit_log"),
+    path("settings/scim/", ScimSettingsView.as_view(), name="scim"),
 ]
 
 dashboard = (
@@ -29,7 +31,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/v1/", include("governance.api.urls")),
-    path("scim/v2/", include("scim.urls")),
+    path("scim/v2/", include("scim.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

@@ -112,3 +112,25 @@ class ScimGroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.group_id}"
+
+
+class ScimRequestError(models.Model):
+    """A refused or failed SCIM request, for the dashboard's "recent errors" (refusals change
+    nothing, so they leave no audit event). Pruned to 7 days."""
+
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="scim_errors"
+    )
+    token = models.ForeignKey(ScimToken, on_delete=models.SET_NULL, null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True)
+    detail = models.CharField(max_length=500)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "-at"], name="scimerror_org_at")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.method} {self.path}"

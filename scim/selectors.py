@@ -66,3 +66,30 @@ def scim_group_get(*, org: Organization, scim_id: str) -> ScimGroup | None:
     except ValueError:
         return None
     return scim_groups(org=org).filter(scim_id=key).first()
+
+
+def scim_tokens(*, org: Organization) -> QuerySet:
+    from scim.models import ScimToken
+
+    return ScimToken.objects.filter(org=org).order_by("revoked_at", "-created_at")
+
+
+def scim_token_get(*, org: Organization, pk: object) -> object | None:
+    from governance.selectors import as_id
+    from scim.models import ScimToken
+
+    pk = as_id(pk)
+    return ScimToken.objects.filter(org=org, pk=pk).first() if pk else None
+
+
+def scim_recent_errors(*, org: Organization, limit: int = 20) -> QuerySet:
+    from scim.models import ScimRequestError
+
+    return ScimRequestError.objects.filter(org=org).select_related("token").order_by("-at")[:limit]
+
+
+def scim_counts(*, org: Organization) -> dict[str, int]:
+    return {
+        "users": ScimUser.objects.filter(org=org).count(),
+        "groups": ScimGroup.objects.filter(org=org).count(),
+    }

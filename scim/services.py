@@ -427,3 +427,30 @@ def scim_group_delete(*, group: ScimGroup, actor: ScimToken) -> None:
         },
     )
     group.delete()
+
+
+ERROR_LOG_DAYS = 7
+
+
+def scim_error_record(
+    *, token: ScimToken, method: str, path: str, status: int, scim_type: str | None, detail: str
+) -> None:
+    """Log a refused request for the dashboard. Not audited: nothing changed."""
+    from datetime import timedelta
+
+    from scim.models import ScimRequestError
+
+    now = timezone.now()
+    ScimRequestError.objects.filter(
+        org_id=token.org_id, at__lt=now - timedelta(days=ERROR_LOG_DAYS)
+    ).delete()
+    ScimRequestError.objects.create(
+        org_id=token.org_id,
+        token=token,
+        at=now,
+        method=method,
+        path=path[:300],
+        status=status,
+        scim_type=scim_type or "",
+        detail=detail[:500],
+    )

@@ -51,3 +51,22 @@ def test_wrong_password_shows_a_plain_error(live_server, page, admin):
     page.fill("#id_password", "not the password")
     page.click("button[type=submit]")
     assert "do not match an active account" in page.inner_text("[role=alert]")
+
+
+def test_admin_creates_a_scim_token_on_the_sso_scim_page(live_server, page, screenshot, admin):
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_email", "admin@acme.example")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.click("nav.side >> text=SSO & SCIM")
+    page.fill("#id_label", "Okta production")
+    page.click("button:has-text('Create SCIM token')")
+    token = page.inner_text("#new-scim-token").strip()
+    assert token.startswith("scim_")
+    assert page.inner_text("#scim-base-url").strip() == live_server.url + "/scim/v2/"
+    screenshot("scim-settings")
+    # A fresh visit never shows it again (the secret is rendered once, never stored).
+    page.goto(live_server.url + "/o/acme/settings/scim/")
+    assert page.locator("#new-scim-token").count() == 0
+    assert "Okta production" in page.inner_text("table")

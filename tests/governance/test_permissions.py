@@ -18,6 +18,7 @@ ADMIN_PAGES = [
     "/o/acme/teams/",
     "/o/acme/teams/{team}/",
     "/o/acme/audit/",
+    "/o/acme/settings/scim/",
 ]
 MEMBER_PAGES = ["/o/acme/me/", "/o/acme/api-keys/"]
 

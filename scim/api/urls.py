@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from scim import views
+from scim.api import views
 
 app_name = "scim"
 urlpatterns = [
