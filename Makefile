@@ -75,5 +75,9 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# SCIM benchmark on PostgreSQL (100k users, real gunicorn on loopback); prints its figures.
+bench: venv services
+	$(BIN)/python bench/scim.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts

@@ -147,7 +147,8 @@ def membership_add(
         raise ValidationFailed(f"Unknown membership source {source!r}.", field="source")
     if role == RbacRole.ADMIN:
         _require_admin_for_admin_changes(actor, org)
-    org = Organization.objects.select_for_update().get(pk=org.pk)
+    # No org-wide lock: the unique constraints on (org, user) and on LOWER(email) decide
+    # concurrent adds of one person, and the loser gets a Conflict.
     user = User.objects.filter(email__iexact=email).first()
     password = None
     created = False
@@ -164,7 +165,11 @@ def membership_add(
         created = True
     elif Membership.objects.filter(org=org, user=user).exists():
         raise Conflict(f"{email} is already a member of {org.name}.", field="email")
-    membership = Membership.objects.create(org=org, user=user, role=role, source=source)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(org=org, user=user, role=role, source=source)
+    except IntegrityError as exc:
+        raise Conflict(f"{email} is already a member of {org.name}.", field="email") from exc
     audit_record(
         action=AuditAction.MEMBER_ADDED,
         org=org,
