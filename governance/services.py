@@ -149,7 +149,7 @@ def membership_add(
         _require_admin_for_admin_changes(actor, org)
     # No org-wide lock: the unique constraints on (org, user) and on LOWER(email) decide
     # concurrent adds of one person, and the loser gets a Conflict.
-    user = User.objects.filter(email__iexact=email).first()
+    user = User.objects.filter(email__lower=email.lower()).first()
     password = None
     created = False
     if user is None:

@@ -20,7 +20,7 @@ class EmailBackend(ModelBackend):
         email = normalize_email(username or str(kwargs.get("email") or ""))
         if not email or password is None:
             return None
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.filter(email__lower=email.lower()).first()
         if user is None:
             User().set_password(password)
             return None

@@ -13,7 +13,7 @@ def normalize_email(email: str) -> str:
 
 class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str) -> User:
-        return self.get(email__iexact=normalize_email(username))
+        return self.get(email__lower=normalize_email(username))
 
 
 class User(AbstractBaseUser):

@@ -45,7 +45,7 @@ def user_create(
 ) -> User:
     email = clean_email(email)
     full_name = " ".join(full_name.split())[:200]
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(email__lower=email.lower()).exists():
         raise Conflict(f"A user with the e-mail {email} already exists.", field="email")
     user = User(email=email, full_name=full_name, password_change_required=password_change_required)
     if password:
@@ -135,7 +135,7 @@ def login_record_failure(*, email: str, reason: str, method: str = "password") -
     """A failed sign-in, in the audit log of every org the e-mail belongs to (or in no org's log
     when the e-mail is unknown). The caller's answer to the browser does not depend on which."""
     email = normalize_email(email)[:254]
-    user = User.objects.filter(email__iexact=email).first() if email else None
+    user = User.objects.filter(email__lower=email.lower()).first() if email else None
     override = (ActorKind.ANONYMOUS, "", email or "(no e-mail)")
     orgs: Iterable[object] = _orgs_for_event(user) if user else [None]
     for org in orgs or [None]:

@@ -176,7 +176,7 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
     roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
     membership = (
         Membership.objects.select_for_update()
-        .filter(org=org, user__email__iexact=clean_email(email))
+        .filter(org=org, user__email__lower=clean_email(email))
         .select_related("user")
         .first()
     )

@@ -20,7 +20,7 @@ class Command(JsonCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         org = self.org(opts["org"])
         membership = (
-            Membership.objects.filter(org=org, user__email__iexact=opts["email"].strip())
+            Membership.objects.filter(org=org, user__email__lower=opts["email"].strip().lower())
             .select_related("user")
             .first()
         )
