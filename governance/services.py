@@ -2,7 +2,9 @@
 
 Each service is atomic, takes keyword arguments and an explicit `actor` (a User, an ApiKey,
 a SCIM token, or None for the system), locks what it changes, returns early when nothing
-changes, and records its audit event in the same transaction.
+changes, and records its audit event in the same transaction. A unique-constraint violation
+is turned into a Conflict and raised at once: the service's own atomic block (a savepoint when
+nested) rolls it back, so no extra savepoint is needed around the write.
 """
 
 from __future__ import annotations
@@ -103,8 +105,7 @@ def org_create(*, slug: str, name: str, actor: AuditActor | None) -> Organizatio
         raise Conflict(f"An organization with the slug {slug!r} already exists.", field="slug")
     org = Organization(slug=slug, name=name)
     try:
-        with transaction.atomic():
-            org.save()
+        org.save()
     except IntegrityError as exc:
         raise Conflict(f"An organization with the slug {slug!r} already exists.") from exc
     audit_record(
@@ -166,8 +167,7 @@ def membership_add(
     elif Membership.objects.filter(org=org, user=user).exists():
         raise Conflict(f"{email} is already a member of {org.name}.", field="email")
     try:
-        with transaction.atomic():
-            membership = Membership.objects.create(org=org, user=user, role=role, source=source)
+        membership = Membership.objects.create(org=org, user=user, role=role, source=source)
     except IntegrityError as exc:
         raise Conflict(f"{email} is already a member of {org.name}.", field="email") from exc
     audit_record(
@@ -353,8 +353,7 @@ def custom_role_create(
         permissions=perms,
     )
     try:
-        with transaction.atomic():
-            role.save()
+        role.save()
     except IntegrityError as exc:
         raise Conflict(f"A custom role named {name!r} already exists.", field="name") from exc
     audit_record(
@@ -393,8 +392,7 @@ def custom_role_update(
     role.name, role.name_key = new["name"], name_key(new["name"])
     role.permissions, role.description = new["permissions"], new["description"]
     try:
-        with transaction.atomic():
-            role.save()
+        role.save()
     except IntegrityError as exc:
         raise Conflict(f"A custom role named {role.name!r} already exists.") from exc
     changed = [k for k in new if new[k] != old[k]]
@@ -487,8 +485,7 @@ def team_create(*, org: Organization, name: str, actor: AuditActor | None) -> Te
     _ensure_name_free(Team, org, name, None)
     team = Team(org=org, name=name, name_key=name_key(name))
     try:
-        with transaction.atomic():
-            team.save()
+        team.save()
     except IntegrityError as exc:
         raise Conflict(f"A team named {name!r} already exists.", field="name") from exc
     audit_record(
@@ -511,8 +508,7 @@ def team_rename(*, team: Team, name: str, actor: AuditActor | None) -> Team:
     old = team.name
     team.name, team.name_key = name, name_key(name)
     try:
-        with transaction.atomic():
-            team.save(update_fields=["name", "name_key"])
+        team.save(update_fields=["name", "name_key"])
     except IntegrityError as exc:
         raise Conflict(f"A team named {name!r} already exists.", field="name") from exc
     audit_record(

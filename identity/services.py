@@ -53,8 +53,7 @@ def user_create(
     else:
         user.set_unusable_password()
     try:
-        with transaction.atomic():
-            user.save()
+        user.save()
     except IntegrityError as exc:  # a concurrent create of the same e-mail
         raise Conflict(f"A user with the e-mail {email} already exists.", field="email") from exc
     audit_record(

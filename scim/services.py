@@ -158,8 +158,7 @@ def _sync_idp_roles(membership: Membership, names: list[str], actor: AuditActor)
 
 def _save(scim_user: ScimUser) -> None:
     try:
-        with transaction.atomic():
-            scim_user.save()
+        scim_user.save()
     except IntegrityError as exc:  # a concurrent create or rename of the same userName
         raise ScimError(
             f"A user with userName {scim_user.user_name!r} already exists in this organization.",
