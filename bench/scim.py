@@ -179,10 +179,10 @@ def main() -> None:
     server = start_server(port)
     try:
         client = Http(port, secret)
-        for _ in range(20):  # warm every worker
-            client.call("GET", "/scim/v2/Users?count=100")
+        for _ in range(80):  # every worker thread opens its connection and warms its code
+            client.call("GET", f"/scim/v2/Users?startIndex={random.randint(1, USERS)}&count=100")
         lists = []
-        for _ in range(60):
+        for _ in range(300):
             start = random.choice([1, USERS // 2, USERS - 99, random.randint(1, USERS - 99)])
             status, ms, _ = client.call("GET", f"/scim/v2/Users?startIndex={start}&count=100")
             assert status == 200
