@@ -130,16 +130,29 @@ class TeamMembership(models.Model):
         return f"{self.membership} in {self.team} ({self.source})"
 
 
-class ApiKey(models.Model):
-    """A member's API key. Only an HMAC of the secret is stored; the key is shown once."""
+class BearerCredential(models.Model):
+    """What API keys and SCIM tokens share: a public prefix to find the row, an HMAC of the
+    secret (governance.tokens), a label, and when it was made, last used and revoked."""
 
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_keys")
     label = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiKey(BearerCredential):
+    """A member's API key. Only an HMAC of the secret is stored; the key is shown once."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_keys")
 
     class Meta:
         indexes = [
@@ -152,10 +165,6 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"gov_{self.prefix}… {self.label}".strip()
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
     def audit_actor(self) -> tuple[str, str, str]:
         return "api_key", str(self.pk), f"API key {self.prefix} of {self.membership.user.email}"

@@ -14,19 +14,15 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from governance.models import BearerCredential
 
-class ScimToken(models.Model):
+
+class ScimToken(BearerCredential):
     """A bearer token that identifies one organization. Only an HMAC of it is stored."""
 
     org = models.ForeignKey(
         "governance.Organization", on_delete=models.CASCADE, related_name="scim_tokens"
     )
-    label = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -37,10 +33,6 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"SCIM token {self.label or self.prefix}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
     def audit_actor(self) -> tuple[str, str, str]:
         return "scim_token", str(self.pk), str(self)
