@@ -293,17 +293,18 @@ class ScimResourceView(ScimView):
         start, count = self.paging(params)
         qs = self.queryset(q)
         total = qs.count()
-        rows = self.page_rows(qs, start, count) if count else []
+        rows = self.page_rows(qs, start, count, params) if count else []
         attrs = _attribute_names(params.get("attributes"))
         excluded = _attribute_names(params.get("excludedAttributes"))
-        resources = [project(self.render(r), attrs, excluded) for r in rows]
+        resources = [project(self.render(r, params), attrs, excluded) for r in rows]
         return scim_response(list_response(resources, total=total, start=start))
 
-    def page_rows(self, qs: Any, start: int, count: int) -> list[Any]:
+    def page_rows(self, qs: Any, start: int, count: int, params: Any) -> list[Any]:
         """One page in id order. The ids come first, from an index-only walk of (org, id), so a
         deep OFFSET skips index entries instead of joined rows; then only the page is loaded."""
         ids = list(qs.order_by("id").values_list("id", flat=True)[start - 1 : start - 1 + count])
-        rows = {r.pk: r for r in self.representation_qs(qs.model.objects.filter(pk__in=ids))}
+        page = qs.model.objects.filter(pk__in=ids)
+        rows = {r.pk: r for r in self.representation_qs(page, params)}
         return [rows[i] for i in ids if i in rows]
 
     def search(self) -> HttpResponse:
@@ -334,10 +335,10 @@ class UsersView(ScimResourceView):
     def queryset(self, q: Any) -> Any:
         return selectors.scim_users(org=self.request.org, q=q)
 
-    def representation_qs(self, qs: Any) -> Any:
+    def representation_qs(self, qs: Any, params: Any = None) -> Any:
         return selectors.with_representation(qs)
 
-    def render(self, scim_user: Any) -> dict[str, Any]:
+    def render(self, scim_user: Any, params: Any = None) -> dict[str, Any]:
         return user_to_scim(
             services.fields_of(scim_user),
             scim_id=str(scim_user.scim_id),
@@ -398,7 +399,11 @@ class UsersView(ScimResourceView):
 class GroupsView(ScimResourceView):
     resource = "Group"
 
-    def members_wanted(self, params: Any) -> bool:
+    @staticmethod
+    def members_wanted(params: Any) -> bool:
+        """Loading members is skipped when `attributes`/`excludedAttributes` leave them out."""
+        if params is None:
+            return True
         attrs = _attribute_names(params.get("attributes"))
         excluded = _attribute_names(params.get("excludedAttributes"))
         if attrs:
@@ -408,17 +413,12 @@ class GroupsView(ScimResourceView):
     def queryset(self, q: Any) -> Any:
         return selectors.scim_groups(org=self.request.org, q=q)
 
-    def representation_qs(self, qs: Any) -> Any:
-        self._with_members = self.members_wanted(self._params)
-        return selectors.with_members(qs) if self._with_members else qs
+    def representation_qs(self, qs: Any, params: Any = None) -> Any:
+        return selectors.with_members(qs) if self.members_wanted(params) else qs
 
-    def list_page(self, params: Any) -> HttpResponse:
-        self._params = params
-        return super().list_page(params)
-
-    def render(self, group: Any) -> dict[str, Any]:
+    def render(self, group: Any, params: Any = None) -> dict[str, Any]:
         members = None
-        if getattr(self, "_with_members", True):
+        if self.members_wanted(params):
             members = [(str(m.user.scim_id), m.user.user_name) for m in group.members.all()]
         return group_to_scim(
             scim_id=str(group.scim_id),
@@ -437,11 +437,12 @@ class GroupsView(ScimResourceView):
         return group
 
     def show(self, scim_id: str, status: int = 200) -> HttpResponse:
-        self._params = self.request.GET
+        params = self.request.GET
         qs = self.representation_qs(
-            selectors.scim_groups(org=self.request.org).filter(scim_id=self.found(scim_id).scim_id)
+            selectors.scim_groups(org=self.request.org).filter(scim_id=self.found(scim_id).scim_id),
+            params,
         )
-        return self.one(self.render(qs.get()), status=status)
+        return self.one(self.render(qs.get(), params), status=status)
 
     def get(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
         if scim_id is None:
@@ -450,7 +451,6 @@ class GroupsView(ScimResourceView):
 
     def post(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
         if scim_id == ".search":
-            self._params = {}
             return self.search()
         if scim_id is not None:
             return self.http_method_not_allowed(request)
@@ -503,27 +503,26 @@ class RootSearchView(ScimView):
         excluded = _attribute_names(body.get("excludedAttributes"))
         querysets, errors = [], []
         for view in views:
-            view._params = body
             try:
                 q = filter_q(raw_filter, resource=view.resource) if raw_filter else None
             except ScimError as exc:
                 errors.append(exc)
                 continue
-            querysets.append((view, view.queryset(q).order_by("id")))
+            qs = view.queryset(q).order_by("id")
+            querysets.append((view, qs, qs.count()))
         if not querysets:
             raise errors[0]
-        total = sum(qs.count() for _, qs in querysets)
+        total = sum(size for _, _, size in querysets)
         resources: list[dict[str, Any]] = []
         skip, room = start - 1, count
-        for view, qs in querysets:
+        for view, qs, size in querysets:
             if room <= 0:
                 break
-            size = qs.count()
             if skip >= size:
                 skip -= size
                 continue
-            rows = view.representation_qs(qs[skip : skip + room])
-            resources += [project(view.render(r), attrs, excluded) for r in rows]
+            rows = list(view.representation_qs(qs[skip : skip + room], body))
+            resources += [project(view.render(r, body), attrs, excluded) for r in rows]
             room -= len(rows)
             skip = 0
         return scim_response(list_response(resources, total=total, start=start))

@@ -242,3 +242,24 @@ def test_group_list_query_count_is_flat(scim, n, django_assert_max_num_queries):
         )
     with django_assert_max_num_queries(5):
         assert scim("GET", "/Groups?count=50").status_code == 200
+
+
+def test_root_search_spans_users_and_groups_and_pages_across_them(scim, users):
+    scim("POST", "/Groups", {"displayName": "Searchable", "externalId": "e1"})
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'externalId sw "e"',
+        "startIndex": 4,
+        "count": 2,
+    }
+    r = scim("POST", "/.search", body)
+    found = r.json()
+    # users e0..e3 and the group e1 match; page 2 of 2 holds the last user and the group
+    assert r.status_code == 200 and found["totalResults"] == 5 and found["startIndex"] == 4
+    assert [x.get("userName", x.get("displayName")) for x in found["Resources"]] == [
+        "u3@acme.example",
+        "Searchable",
+    ]
+    only_users = scim("POST", "/.search", {**body, "filter": 'userName sw "u"', "startIndex": 1})
+    assert only_users.json()["totalResults"] == 4
+    assert_scim_error(scim("POST", "/.search", {"filter": 'nickName eq "x"'}), 400, "invalidFilter")
