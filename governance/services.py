@@ -42,7 +42,7 @@ from identity.services import (
     clean_email,
     generate_password,
     session_revoke_all,
-    user_create,
+    user_insert,
 )
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
@@ -142,20 +142,48 @@ def membership_add(
     """Add a person to the org, creating the user when the e-mail is new (with a one-time
     password they must change at first sign-in)."""
     email = clean_email(email)
+    # No org-wide lock: the unique constraints on (org, user) and on LOWER(email) decide
+    # concurrent adds of one person, and the loser gets a Conflict.
+    user = User.objects.filter(email__lower=email.lower()).first()
+    if user is not None and Membership.objects.filter(org=org, user=user).exists():
+        raise Conflict(f"{email} is already a member of {org.name}.", field="email")
+    return membership_insert(
+        org=org,
+        user=user,
+        email=email,
+        full_name=full_name,
+        role=role,
+        source=source,
+        actor=actor,
+        set_password=set_password,
+    )
+
+
+def membership_insert(
+    *,
+    org: Organization,
+    user: User | None,
+    email: str,
+    full_name: str = "",
+    role: str = RbacRole.MEMBER,
+    source: str = MembershipSource.MANUAL,
+    actor: AuditActor | None,
+    set_password: bool = True,
+) -> MembershipAdded:
+    """The write of `membership_add`, for a service that already holds the transaction and has
+    looked the person up: `user` is who has the e-mail, or None to create them. A concurrent
+    add of the same person ends in `Conflict` from the unique constraints."""
     if role not in RbacRole.values:
         raise ValidationFailed(f"Unknown RBAC role {role!r}: use admin or member.", field="role")
     if source not in MembershipSource.values:
         raise ValidationFailed(f"Unknown membership source {source!r}.", field="source")
     if role == RbacRole.ADMIN:
         _require_admin_for_admin_changes(actor, org)
-    # No org-wide lock: the unique constraints on (org, user) and on LOWER(email) decide
-    # concurrent adds of one person, and the loser gets a Conflict.
-    user = User.objects.filter(email__lower=email.lower()).first()
     password = None
-    created = False
+    created = user is None
     if user is None:
         password = generate_password() if set_password else None
-        user = user_create(
+        user = user_insert(
             email=email,
             full_name=full_name,
             password=password,
@@ -163,9 +191,6 @@ def membership_add(
             actor=actor,
             org=org,
         )
-        created = True
-    elif Membership.objects.filter(org=org, user=user).exists():
-        raise Conflict(f"{email} is already a member of {org.name}.", field="email")
     try:
         membership = Membership.objects.create(org=org, user=user, role=role, source=source)
     except IntegrityError as exc:

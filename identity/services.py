@@ -44,9 +44,32 @@ def user_create(
     org: object | None = None,
 ) -> User:
     email = clean_email(email)
-    full_name = " ".join(full_name.split())[:200]
     if User.objects.filter(email__lower=email.lower()).exists():
         raise Conflict(f"A user with the e-mail {email} already exists.", field="email")
+    return user_insert(
+        email=email,
+        full_name=full_name,
+        password=password,
+        password_change_required=password_change_required,
+        actor=actor,
+        org=org,
+    )
+
+
+def user_insert(
+    *,
+    email: str,
+    full_name: str = "",
+    password: str | None = None,
+    password_change_required: bool = False,
+    actor: AuditActor | None,
+    org: object | None = None,
+) -> User:
+    """The write of `user_create`, for a service that already holds the transaction and has
+    looked the e-mail up itself (no second lookup, no savepoint). A concurrent insert of the
+    same e-mail still ends in `Conflict` from the unique index, and the caller rolls back."""
+    email = clean_email(email)
+    full_name = " ".join(full_name.split())[:200]
     user = User(email=email, full_name=full_name, password_change_required=password_change_required)
     if password:
         user.set_password(password)

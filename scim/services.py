@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -15,6 +17,7 @@ from governance import services as gov
 from governance import tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
 from governance.models import CustomRole, Membership, Organization, RoleAssignment, name_key
+from identity.models import User
 from identity.services import clean_email
 from scim.adapters import GroupChange, UserFields
 from scim.exceptions import ScimError
@@ -121,6 +124,8 @@ def _ensure_user_name_free(org: Organization, user_name: str, exclude: int | Non
 
 def _resolve_roles(org: Organization, names: list[str]) -> list[CustomRole]:
     """Each name must be an existing custom role (case- and whitespace-insensitive)."""
+    if not names:
+        return []
     wanted = {name_key(n): n for n in names}
     found = {r.name_key: r for r in CustomRole.objects.filter(org=org, name_key__in=wanted)}
     unknown = [n for k, n in wanted.items() if k not in found]
@@ -167,21 +172,34 @@ def _save(scim_user: ScimUser) -> None:
         ) from exc
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    scim_user: ScimUser
+    fields: UserFields  # as stored: `active` as applied, `roles` by their canonical names
+
+
 @transaction.atomic
-def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken) -> ScimUser:
-    """Provision a member: always the baseline `member` RBAC role (SCIM never grants admin)."""
-    _ensure_user_name_free(org, fields.user_name, None)
+def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken) -> Provisioned:
+    """Provision a member: always the baseline `member` RBAC role (SCIM never grants admin).
+
+    A taken userName is left to the unique index on (org, LOWER(user_name)): the insert fails,
+    the whole transaction (user, membership, audit rows) rolls back and the client gets 409.
+    The happy path pays for no lookup that the index already makes."""
     email = fields.primary_email or placeholder_email(org, fields.user_name)
     roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
-    membership = (
-        Membership.objects.select_for_update()
-        .filter(org=org, user__email__lower=clean_email(email))
-        .select_related("user")
-        .first()
-    )
+    user = User.objects.filter(email__lower=clean_email(email)).first()
+    membership = None
+    if user is not None:  # someone who already exists here or in another organization
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .filter(org=org, user=user)
+            .select_related("user", "scim")
+            .first()
+        )
     if membership is None:
-        membership = gov.membership_add(
+        membership = gov.membership_insert(
             org=org,
+            user=user,
             email=email,
             full_name=fields.full_name,
             role=RbacRole.MEMBER,
@@ -197,13 +215,23 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
             scim_type="uniqueness",
         )
     elif fields.active and not membership.is_active:
-        gov.membership_reactivate(membership=membership, actor=actor)
+        membership = gov.membership_reactivate(membership=membership, actor=actor)
     scim_user = ScimUser(org=org, membership=membership, **_stored(fields))
     _save(scim_user)
     if not fields.active:
-        gov.membership_deactivate(membership=membership, actor=actor)
-    if roles:
-        _sync_idp_roles(membership, fields.roles or [], actor)
+        membership = gov.membership_deactivate(membership=membership, actor=actor)
+        scim_user.membership = membership
+    if roles or user is not None:
+        # Canonical names, and any IdP roles an earlier provisioning of this member left.
+        if roles:
+            _sync_idp_roles(membership, fields.roles or [], actor)
+        stored_roles = sorted(
+            RoleAssignment.objects.filter(
+                membership=membership, source=AssignmentSource.IDP
+            ).values_list("role__name", flat=True)
+        )
+    else:
+        stored_roles = []  # a new membership holds no assignments yet
     audit_record(
         action=AuditAction.SCIM_USER_CREATED,
         org=org,
@@ -214,7 +242,10 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
             "scim_id": str(scim_user.scim_id),
         },
     )
-    return scim_user
+    return Provisioned(
+        scim_user=scim_user,
+        fields=dataclasses.replace(fields, active=membership.is_active, roles=stored_roles),
+    )
 
 
 @transaction.atomic

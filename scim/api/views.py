@@ -292,17 +292,28 @@ class ScimResourceView(ScimView):
         q = filter_q(raw_filter, resource=self.resource) if raw_filter else None
         start, count = self.paging(params)
         qs = self.queryset(q)
-        total = qs.count()
-        rows = self.page_rows(qs, start, count, params) if count else []
+        ids = self.page_ids(qs, start, count) if count else []
+        if count and len(ids) < count and (ids or start == 1):
+            # A short page is the last one, so it ends at the total: no COUNT. This is the
+            # common case of the IdPs' `userName eq` / `externalId eq` existence checks.
+            total = start - 1 + len(ids)
+        else:
+            total = qs.count()
+        rows = self.page_rows(qs, ids, params)
         attrs = _attribute_names(params.get("attributes"))
         excluded = _attribute_names(params.get("excludedAttributes"))
         resources = [project(self.render(r, params), attrs, excluded) for r in rows]
         return scim_response(list_response(resources, total=total, start=start))
 
-    def page_rows(self, qs: Any, start: int, count: int, params: Any) -> list[Any]:
-        """One page in id order. The ids come first, from an index-only walk of (org, id), so a
-        deep OFFSET skips index entries instead of joined rows; then only the page is loaded."""
-        ids = list(qs.order_by("id").values_list("id", flat=True)[start - 1 : start - 1 + count])
+    def page_ids(self, qs: Any, start: int, count: int) -> list[int]:
+        """One page of ids in id order, from an index-only walk of (org, id): a deep OFFSET
+        skips index entries instead of joined rows."""
+        return list(qs.order_by("id").values_list("id", flat=True)[start - 1 : start - 1 + count])
+
+    def page_rows(self, qs: Any, ids: list[int], params: Any) -> list[Any]:
+        """The rows of one page, in the order of `ids`, loaded with what rendering needs."""
+        if not ids:
+            return []
         page = qs.model.objects.filter(pk__in=ids)
         rows = {r.pk: r for r in self.representation_qs(page, params)}
         return [rows[i] for i in ids if i in rows]
@@ -339,8 +350,11 @@ class UsersView(ScimResourceView):
         return selectors.with_representation(qs)
 
     def render(self, scim_user: Any, params: Any = None) -> dict[str, Any]:
+        return self.render_fields(scim_user, services.fields_of(scim_user))
+
+    def render_fields(self, scim_user: Any, fields: Any) -> dict[str, Any]:
         return user_to_scim(
-            services.fields_of(scim_user),
+            fields,
             scim_id=str(scim_user.scim_id),
             created=scim_user.created_at.isoformat(),
             modified=scim_user.updated_at.isoformat(),
@@ -367,7 +381,7 @@ class UsersView(ScimResourceView):
         created = services.scim_user_create(
             org=request.org, fields=fields, actor=request.scim_token
         )
-        return self.one(self.render(self.found(str(created.scim_id))), status=201)
+        return self.one(self.render_fields(created.scim_user, created.fields), status=201)
 
     def put(self, request: HttpRequest, scim_id: str | None = None) -> HttpResponse:
         if scim_id is None:

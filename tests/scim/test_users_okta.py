@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from audit.models import AuditEvent
 from governance import services as gov
 from governance.models import ApiKey, Membership
-from identity.models import UserSession
+from identity.models import User, UserSession
 from scim.models import ScimUser
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
@@ -40,6 +42,25 @@ def test_duplicate_user_name_is_409_uniqueness(scim):
     r = scim("POST", "/Users", okta_user("ADA@acme.example", externalId="other"))
     assert_scim_error(r, 409, "uniqueness")
     assert ScimUser.objects.count() == 1
+
+
+def test_taken_user_name_with_a_new_email_changes_nothing(scim):
+    """The unique index on userName refuses the insert after the user and membership rows were
+    written in the same transaction: all of it rolls back, audit rows included."""
+    scim("POST", "/Users", okta_user())
+    users, members, events = (
+        User.objects.count(),
+        Membership.objects.count(),
+        AuditEvent.objects.count(),
+    )
+    body = okta_user(
+        "ADA@ACME.EXAMPLE", emails=[{"value": "someone.else@acme.example", "primary": True}]
+    )
+    r = scim("POST", "/Users", body)
+    assert "userName" in assert_scim_error(r, 409, "uniqueness")["detail"]
+    assert not User.objects.filter(email="someone.else@acme.example").exists()
+    assert (User.objects.count(), Membership.objects.count()) == (users, members)
+    assert AuditEvent.objects.count() == events
 
 
 def test_unknown_id_is_404_with_detail(scim):
@@ -123,6 +144,37 @@ def test_list_paging_per_rfc(scim):
     capped = scim("GET", "/Users?count=100000").json()
     assert capped["itemsPerPage"] == 5
     assert_scim_error(scim("GET", "/Users?count=lots"), 400, "invalidValue")
+
+
+@pytest.mark.parametrize(
+    ("query", "total", "names"),
+    [
+        ("startIndex=1&count=10", 5, ["u0", "u1", "u2", "u3", "u4"]),  # one short page
+        ("startIndex=4&count=10", 5, ["u3", "u4"]),  # the short last page
+        ("startIndex=5&count=1", 5, ["u4"]),  # a full last page
+        ("startIndex=6&count=10", 5, []),  # past the end
+        ("startIndex=1&count=0", 5, []),  # only the total
+        ('filter=userName eq "U2@ACME.EXAMPLE"', 1, ["u2"]),
+        ('filter=userName eq "nobody@acme.example"', 0, []),
+        ('filter=userName eq "nobody@acme.example"&startIndex=3', 0, []),
+    ],
+)
+def test_total_results_is_right_on_every_page_shape(scim, query, total, names):
+    for i in range(5):
+        scim("POST", "/Users", okta_user(f"u{i}@acme.example", externalId=f"x{i}"))
+    page = scim("GET", "/Users?" + query.replace(" ", "%20")).json()
+    assert page["totalResults"] == total
+    assert [u["userName"].split("@")[0] for u in page["Resources"]] == names
+
+
+def test_okta_existence_check_costs_four_queries(scim, django_assert_max_num_queries):
+    """Token, one page of ids, the rows, their IdP roles: no COUNT for a short page."""
+    for i in range(3):
+        scim("POST", "/Users", okta_user(f"u{i}@acme.example", externalId=f"x{i}"))
+    scim("GET", "/Users?count=1")  # the token's "last used" write happens once a minute
+    with django_assert_max_num_queries(4):
+        r = scim("GET", '/Users?filter=userName%20eq%20"u1@acme.example"&startIndex=1&count=100')
+    assert r.json()["totalResults"] == 1
 
 
 def test_attributes_and_excluded_attributes(scim):
