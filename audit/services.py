@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import connection, models
@@ -65,7 +68,7 @@ def audit_record(
         target_id = target_id or t_id
         target_label = target_label or t_label
     ctx = current_context()
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         org=org,
         action=action,
         actor_kind=kind,
@@ -79,3 +82,35 @@ def audit_record(
         request_id=ctx.request_id,
         data=data or {},
     )
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save()
+    return event
+
+
+_pending: ContextVar[list[AuditEvent] | None] = ContextVar("audit_pending", default=None)
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """For a service that makes several audited writes: the events recorded inside the block
+    are written in one INSERT when it ends, still inside the same transaction (an error in the
+    block discards them along with the change). A nested batch joins the outer one.
+
+    Only for a block that lets every error propagate: an event recorded inside a savepoint
+    that the block rolls back and recovers from would still be written."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_batch() must run inside the transaction of the change.")
+    if _pending.get() is not None:
+        yield
+        return
+    events: list[AuditEvent] = []
+    reset = _pending.set(events)
+    try:
+        yield
+    finally:
+        _pending.reset(reset)
+    if events:
+        AuditEvent.objects.bulk_create(events)

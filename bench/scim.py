@@ -128,7 +128,7 @@ def start_server(port: int) -> subprocess.Popen:
             "--workers",
             os.environ.get("BENCH_WORKERS", "4"),
             "--worker-class",
-            "gthread",
+            os.environ.get("BENCH_WORKER_CLASS", "gthread"),
             "--threads",
             os.environ.get("BENCH_THREADS", "2"),
             "--log-level",

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from governance.choices import AssignmentSource
 from governance.models import Organization, RoleAssignment
+from scim.adapters import UserFields
 from scim.models import ScimGroup, ScimGroupMember, ScimUser
+
+# The ScimUser columns that UserFields carries as they are.
+STORED_FIELDS = (
+    "user_name",
+    "external_id",
+    "given_name",
+    "family_name",
+    "display_name",
+    "emails",
+    "department",
+    "employee_number",
+    "manager_id",
+)
 
 
 def scim_users(*, org: Organization, q: Q | None = None) -> QuerySet[ScimUser]:
@@ -29,9 +48,40 @@ def with_representation(qs: QuerySet[ScimUser]) -> QuerySet[ScimUser]:
     )
 
 
-def scim_user_get(*, org: Organization, scim_id: str) -> ScimUser | None:
-    import uuid
+@dataclass(frozen=True)
+class UserRow:
+    """A SCIM user as rendering needs it."""
 
+    scim_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    fields: UserFields
+
+
+def scim_user_rows(*, org: Organization, ids: list[int]) -> list[UserRow]:
+    """The users with these ids, in that order, in two queries and without model instances:
+    a list page renders up to 200 users, and building 600 ORM objects (user, membership,
+    SCIM user) with a related manager each costs more than the queries."""
+    head = ("pk", "scim_id", "created_at", "updated_at", "membership_id", "membership__is_active")
+    rows = {
+        r[0]: r
+        for r in ScimUser.objects.filter(org=org, pk__in=ids).values_list(*head, *STORED_FIELDS)
+    }
+    roles: dict[int, list[str]] = defaultdict(list)
+    for membership_id, name in RoleAssignment.objects.filter(
+        membership_id__in=[r[4] for r in rows.values()], source=AssignmentSource.IDP
+    ).values_list("membership_id", "role__name"):
+        roles[membership_id].append(name)
+    out = []
+    for pk in ids:
+        if (r := rows.get(pk)) is not None:
+            stored = dict(zip(STORED_FIELDS, r[len(head) :], strict=True))
+            fields = UserFields(**stored, active=r[5], roles=sorted(roles[r[4]]))
+            out.append(UserRow(scim_id=r[1], created_at=r[2], updated_at=r[3], fields=fields))
+    return out
+
+
+def scim_user_get(*, org: Organization, scim_id: str) -> ScimUser | None:
     try:
         key = uuid.UUID(str(scim_id))
     except ValueError:

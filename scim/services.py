@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.choices import AuditAction
-from audit.services import AuditActor, audit_record
+from audit.services import AuditActor, audit_batch, audit_record
 from governance import services as gov
 from governance import tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
@@ -22,6 +22,7 @@ from identity.services import clean_email
 from scim.adapters import GroupChange, UserFields
 from scim.exceptions import ScimError
 from scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
+from scim.selectors import STORED_FIELDS
 
 SCIM_TOKEN_PREFIX = "scim_"
 
@@ -73,32 +74,14 @@ def fields_of(scim_user: ScimUser) -> UserFields:
         if a.source == AssignmentSource.IDP
     )
     return UserFields(
-        user_name=scim_user.user_name,
-        external_id=scim_user.external_id,
-        given_name=scim_user.given_name,
-        family_name=scim_user.family_name,
-        display_name=scim_user.display_name,
-        emails=scim_user.emails,
+        **{f: getattr(scim_user, f) for f in STORED_FIELDS},
         active=scim_user.membership.is_active,
         roles=roles,
-        department=scim_user.department,
-        employee_number=scim_user.employee_number,
-        manager_id=scim_user.manager_id,
     )
 
 
 def _stored(fields: UserFields) -> dict[str, Any]:
-    return {
-        "user_name": fields.user_name,
-        "external_id": fields.external_id,
-        "given_name": fields.given_name,
-        "family_name": fields.family_name,
-        "display_name": fields.display_name,
-        "emails": fields.emails,
-        "department": fields.department,
-        "employee_number": fields.employee_number,
-        "manager_id": fields.manager_id,
-    }
+    return {f: getattr(fields, f) for f in STORED_FIELDS}
 
 
 def placeholder_email(org: Organization, user_name: str) -> str:
@@ -185,63 +168,64 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
     A taken userName is left to the unique index on (org, LOWER(user_name)): the insert fails,
     the whole transaction (user, membership, audit rows) rolls back and the client gets 409.
     The happy path pays for no lookup that the index already makes."""
-    email = fields.primary_email or placeholder_email(org, fields.user_name)
-    roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
-    user = User.objects.filter(email__lower=clean_email(email)).first()
-    membership = None
-    if user is not None:  # someone who already exists here or in another organization
-        membership = (
-            Membership.objects.select_for_update(of=("self",))
-            .filter(org=org, user=user)
-            .select_related("user", "scim")
-            .first()
-        )
-    if membership is None:
-        membership = gov.membership_insert(
+    with audit_batch():  # its user, member and SCIM events in one INSERT
+        email = fields.primary_email or placeholder_email(org, fields.user_name)
+        roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
+        user = User.objects.filter(email__lower=clean_email(email)).first()
+        membership = None
+        if user is not None:  # someone who already exists here or in another organization
+            membership = (
+                Membership.objects.select_for_update(of=("self",))
+                .filter(org=org, user=user)
+                .select_related("user", "scim")
+                .first()
+            )
+        if membership is None:
+            membership = gov.membership_insert(
+                org=org,
+                user=user,
+                email=email,
+                full_name=fields.full_name,
+                role=RbacRole.MEMBER,
+                source=MembershipSource.SCIM,
+                actor=actor,
+                set_password=False,
+            ).membership
+        elif hasattr(membership, "scim"):
+            raise ScimError(
+                f"{email} is already provisioned in this organization as "
+                f"{membership.scim.user_name!r}.",
+                status=409,
+                scim_type="uniqueness",
+            )
+        elif fields.active and not membership.is_active:
+            membership = gov.membership_reactivate(membership=membership, actor=actor)
+        scim_user = ScimUser(org=org, membership=membership, **_stored(fields))
+        _save(scim_user)
+        if not fields.active:
+            membership = gov.membership_deactivate(membership=membership, actor=actor)
+            scim_user.membership = membership
+        if roles or user is not None:
+            # Canonical names, and any IdP roles an earlier provisioning of this member left.
+            if roles:
+                _sync_idp_roles(membership, fields.roles or [], actor)
+            stored_roles = sorted(
+                RoleAssignment.objects.filter(
+                    membership=membership, source=AssignmentSource.IDP
+                ).values_list("role__name", flat=True)
+            )
+        else:
+            stored_roles = []  # a new membership holds no assignments yet
+        audit_record(
+            action=AuditAction.SCIM_USER_CREATED,
             org=org,
-            user=user,
-            email=email,
-            full_name=fields.full_name,
-            role=RbacRole.MEMBER,
-            source=MembershipSource.SCIM,
             actor=actor,
-            set_password=False,
-        ).membership
-    elif hasattr(membership, "scim"):
-        raise ScimError(
-            f"{email} is already provisioned in this organization as "
-            f"{membership.scim.user_name!r}.",
-            status=409,
-            scim_type="uniqueness",
+            target=membership,
+            data={
+                "new": {**_stored(fields), "active": fields.active, "roles": fields.roles or []},
+                "scim_id": str(scim_user.scim_id),
+            },
         )
-    elif fields.active and not membership.is_active:
-        membership = gov.membership_reactivate(membership=membership, actor=actor)
-    scim_user = ScimUser(org=org, membership=membership, **_stored(fields))
-    _save(scim_user)
-    if not fields.active:
-        membership = gov.membership_deactivate(membership=membership, actor=actor)
-        scim_user.membership = membership
-    if roles or user is not None:
-        # Canonical names, and any IdP roles an earlier provisioning of this member left.
-        if roles:
-            _sync_idp_roles(membership, fields.roles or [], actor)
-        stored_roles = sorted(
-            RoleAssignment.objects.filter(
-                membership=membership, source=AssignmentSource.IDP
-            ).values_list("role__name", flat=True)
-        )
-    else:
-        stored_roles = []  # a new membership holds no assignments yet
-    audit_record(
-        action=AuditAction.SCIM_USER_CREATED,
-        org=org,
-        actor=actor,
-        target=membership,
-        data={
-            "new": {**_stored(fields), "active": fields.active, "roles": fields.roles or []},
-            "scim_id": str(scim_user.scim_id),
-        },
-    )
     return Provisioned(
         scim_user=scim_user,
         fields=dataclasses.replace(fields, active=membership.is_active, roles=stored_roles),

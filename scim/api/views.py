@@ -302,8 +302,11 @@ class ScimResourceView(ScimView):
         rows = self.page_rows(qs, ids, params)
         attrs = _attribute_names(params.get("attributes"))
         excluded = _attribute_names(params.get("excludedAttributes"))
-        resources = [project(self.render(r, params), attrs, excluded) for r in rows]
+        resources = [project(self.render_row(r, params), attrs, excluded) for r in rows]
         return scim_response(list_response(resources, total=total, start=start))
+
+    def render_row(self, row: Any, params: Any) -> dict[str, Any]:
+        return self.render(row, params)
 
     def page_ids(self, qs: Any, start: int, count: int) -> list[int]:
         """One page of ids in id order, from an index-only walk of (org, id): a deep OFFSET
@@ -348,6 +351,12 @@ class UsersView(ScimResourceView):
 
     def representation_qs(self, qs: Any, params: Any = None) -> Any:
         return selectors.with_representation(qs)
+
+    def page_rows(self, qs: Any, ids: list[int], params: Any) -> list[Any]:
+        return selectors.scim_user_rows(org=self.request.org, ids=ids)
+
+    def render_row(self, row: Any, params: Any) -> dict[str, Any]:
+        return self.render_fields(row, row.fields)
 
     def render(self, scim_user: Any, params: Any = None) -> dict[str, Any]:
         return self.render_fields(scim_user, services.fields_of(scim_user))
