@@ -292,14 +292,13 @@ class ScimResourceView(ScimView):
         q = filter_q(raw_filter, resource=self.resource) if raw_filter else None
         start, count = self.paging(params)
         qs = self.queryset(q)
-        ids = self.page_ids(qs, start, count) if count else []
-        if count and len(ids) < count and (ids or start == 1):
+        rows = self.page_rows(self.page_ids(qs, start, count), params) if count else []
+        if count and len(rows) < count and (rows or start == 1):
             # A short page is the last one, so it ends at the total: no COUNT. This is the
             # common case of the IdPs' `userName eq` / `externalId eq` existence checks.
-            total = start - 1 + len(ids)
+            total = start - 1 + len(rows)
         else:
             total = qs.count()
-        rows = self.page_rows(qs, ids, params)
         attrs = _attribute_names(params.get("attributes"))
         excluded = _attribute_names(params.get("excludedAttributes"))
         resources = [project(self.render_row(r, params), attrs, excluded) for r in rows]
@@ -308,18 +307,16 @@ class ScimResourceView(ScimView):
     def render_row(self, row: Any, params: Any) -> dict[str, Any]:
         return self.render(row, params)
 
-    def page_ids(self, qs: Any, start: int, count: int) -> list[int]:
-        """One page of ids in id order, from an index-only walk of (org, id): a deep OFFSET
-        skips index entries instead of joined rows."""
-        return list(qs.order_by("id").values_list("id", flat=True)[start - 1 : start - 1 + count])
+    def page_ids(self, qs: Any, start: int, count: int) -> Any:
+        """One page of ids in id order, as a subquery: an index-only walk of (org, id), so a
+        deep OFFSET skips index entries instead of joined rows. The page's rows are then
+        loaded by id in the same statement."""
+        return qs.order_by("id").values("id")[start - 1 : start - 1 + count]
 
-    def page_rows(self, qs: Any, ids: list[int], params: Any) -> list[Any]:
-        """The rows of one page, in the order of `ids`, loaded with what rendering needs."""
-        if not ids:
-            return []
-        page = qs.model.objects.filter(pk__in=ids)
-        rows = {r.pk: r for r in self.representation_qs(page, params)}
-        return [rows[i] for i in ids if i in rows]
+    def page_rows(self, ids: Any, params: Any) -> list[Any]:
+        """The rows of one page in id order, loaded with what rendering needs."""
+        page = ids.model.objects.filter(pk__in=ids).order_by("id")
+        return list(self.representation_qs(page, params))
 
     def search(self) -> HttpResponse:
         body = self.read_json()
@@ -352,7 +349,7 @@ class UsersView(ScimResourceView):
     def representation_qs(self, qs: Any, params: Any = None) -> Any:
         return selectors.with_representation(qs)
 
-    def page_rows(self, qs: Any, ids: list[int], params: Any) -> list[Any]:
+    def page_rows(self, ids: Any, params: Any) -> list[Any]:
         return selectors.scim_user_rows(org=self.request.org, ids=ids)
 
     def render_row(self, row: Any, params: Any) -> dict[str, Any]:
