@@ -14,11 +14,19 @@ class MembershipSource(models.TextChoices):
 
 
 class AssignmentSource(models.TextChoices):
-    """Who granted a custom role or team membership. The mapping engine only ever touches
-    `idp` rows in mapping-table mode."""
+    """Who granted a custom role or team membership; a member may hold one target from several
+    sources at once (one row each), and holds it while any row exists.
+
+    - `manual`: by hand (dashboard, API). Mapping-table mode never touches these; name-based
+      mode removes those outside the IdP's set.
+    - `idp`: by the mapping engine, from the member's IdP groups.
+    - `scim`: by the SCIM User resource's `roles` attribute (roles only), kept apart from group
+      mappings so that neither overwrites the other.
+    """
 
     MANUAL = "manual", "Hand-made"
-    IDP = "idp", "Identity provider"
+    IDP = "idp", "IdP group mapping"
+    SCIM = "scim", "SCIM roles attribute"
 
 
 class MemberStatus(models.TextChoices):

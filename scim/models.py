@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from governance.models import BearerCredential
+from scim.choices import Direction, SyncStatus, SyncTrigger
 
 
 class ScimToken(BearerCredential):
@@ -126,3 +127,94 @@ class ScimRequestError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.method} {self.path}"
+
+
+class MappingSettings(models.Model):
+    """Per organization and direction: "Use mapping table" (default on). The row is also the
+    lock every sync of the organization takes, so syncs never interleave."""
+
+    org = models.OneToOneField(
+        "governance.Organization", on_delete=models.CASCADE, related_name="mapping_settings"
+    )
+    roles_use_table = models.BooleanField(default=True)
+    teams_use_table = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"mapping settings of {self.org_id}"
+
+    def use_table(self, direction: str) -> bool:
+        return bool(getattr(self, f"{direction}_use_table"))
+
+
+class GroupMapping(models.Model):
+    """One row of a direction's mapping table: this IdP group grants this role (or team)."""
+
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="group_mappings"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="mappings")
+    role = models.ForeignKey(
+        "governance.CustomRole", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(
+        "governance.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(direction=Direction.ROLES, role__isnull=False, team__isnull=True)
+                    | Q(direction=Direction.TEAMS, team__isnull=False, role__isnull=True)
+                ),
+                name="groupmapping_target_matches_direction",
+            ),
+            models.UniqueConstraint(
+                fields=["org", "direction", "group", "role", "team"],
+                name="groupmapping_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=["org", "direction"], name="groupmapping_org_dir")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} -> {self.role_id or self.team_id}"
+
+    @property
+    def target_id(self) -> int:
+        return self.role_id if self.direction == Direction.ROLES else self.team_id
+
+
+class MappingSyncJob(models.Model):
+    """A full sync of one organization's members (both directions), run by Celery in chunks;
+    the dashboard shows its progress and result."""
+
+    org = models.ForeignKey(
+        "governance.Organization", on_delete=models.CASCADE, related_name="mapping_jobs"
+    )
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
+    status = models.CharField(max_length=8, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
+    requested_by = models.CharField(max_length=300, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    members_changed = models.PositiveIntegerField(default=0)
+    auto_created = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "-id"], name="mappingjob_org_id")]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == SyncStatus.DONE:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
+

@@ -41,7 +41,7 @@ def with_representation(qs: QuerySet[ScimUser]) -> QuerySet[ScimUser]:
     return qs.select_related("membership__user").prefetch_related(
         Prefetch(
             "membership__role_assignments",
-            queryset=RoleAssignment.objects.filter(source=AssignmentSource.IDP).select_related(
+            queryset=RoleAssignment.objects.filter(source=AssignmentSource.SCIM).select_related(
                 "role"
             ),
         )
@@ -71,7 +71,7 @@ def scim_user_rows(*, org: Organization, ids: QuerySet[ScimUser]) -> list[UserRo
     roles: dict[int, list[str]] = defaultdict(list)
     if rows:
         for membership_id, name in RoleAssignment.objects.filter(
-            membership_id__in=[r[3] for r in rows], source=AssignmentSource.IDP
+            membership_id__in=[r[3] for r in rows], source=AssignmentSource.SCIM
         ).values_list("membership_id", "role__name"):
             roles[membership_id].append(name)
     out = []

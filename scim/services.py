@@ -71,7 +71,7 @@ def fields_of(scim_user: ScimUser) -> UserFields:
     roles = sorted(
         a.role.name
         for a in scim_user.membership.role_assignments.all()
-        if a.source == AssignmentSource.IDP
+        if a.source == AssignmentSource.SCIM
     )
     return UserFields(
         **{f: getattr(scim_user, f) for f in STORED_FIELDS},
@@ -122,25 +122,26 @@ def _resolve_roles(org: Organization, names: list[str]) -> list[CustomRole]:
     return list(found.values())
 
 
-def _sync_idp_roles(membership: Membership, names: list[str], actor: AuditActor) -> None:
-    """The member's IdP-granted custom roles become exactly `names`; hand-made ones stay."""
+def _sync_attribute_roles(membership: Membership, names: list[str], actor: AuditActor) -> None:
+    """The member's roles from the SCIM `roles` attribute become exactly `names`; hand-made
+    and group-mapped ones stay."""
     roles = _resolve_roles(membership.org, names)
     current = {
         a.role_id: a.role
         for a in RoleAssignment.objects.select_related("role").filter(
-            membership=membership, source=AssignmentSource.IDP
+            membership=membership, source=AssignmentSource.SCIM
         )
     }
     for role in roles:
         if role.pk not in current:
             gov.role_assign(
-                membership=membership, role=role, source=AssignmentSource.IDP, actor=actor
+                membership=membership, role=role, source=AssignmentSource.SCIM, actor=actor
             )
     keep = {r.pk for r in roles}
     for role_id, role in current.items():
         if role_id not in keep:
             gov.role_unassign(
-                membership=membership, role=role, source=AssignmentSource.IDP, actor=actor
+                membership=membership, role=role, source=AssignmentSource.SCIM, actor=actor
             )
 
 
@@ -208,10 +209,10 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
         if roles or user is not None:
             # Canonical names, and any IdP roles an earlier provisioning of this member left.
             if roles:
-                _sync_idp_roles(membership, fields.roles or [], actor)
+                _sync_attribute_roles(membership, fields.roles or [], actor)
             stored_roles = sorted(
                 RoleAssignment.objects.filter(
-                    membership=membership, source=AssignmentSource.IDP
+                    membership=membership, source=AssignmentSource.SCIM
                 ).values_list("role__name", flat=True)
             )
         else:
@@ -260,7 +261,7 @@ def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimTok
     if fields.roles is not None and sorted(fields.roles, key=name_key) != sorted(
         before.roles or [], key=name_key
     ):
-        _sync_idp_roles(membership, fields.roles, actor)
+        _sync_attribute_roles(membership, fields.roles, actor)
         changed.add("roles")
     if changed:
         if "active" in changed or "roles" in changed:

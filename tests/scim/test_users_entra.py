@@ -175,7 +175,7 @@ def test_roles_attribute_accepts_both_shapes(scim, roles, value):
     assert r.status_code == 201, r.content
     assert r.json()["roles"] == [{"value": "Builder", "display": "Builder"}]
     a = RoleAssignment.objects.get()
-    assert a.role == roles["Builder"] and a.source == "idp"
+    assert a.role == roles["Builder"] and a.source == "scim"
 
 
 def test_unknown_role_is_400_invalid_value_naming_it_and_nothing_is_created(scim, roles):
