@@ -188,7 +188,7 @@ def test_unknown_role_is_400_invalid_value_naming_it_and_nothing_is_created(scim
     )
 
 
-def test_roles_patch_replaces_only_idp_roles_and_keeps_hand_made_ones(scim, org, roles):
+def test_roles_patch_replaces_only_attribute_roles_and_keeps_hand_made_ones(scim, org, roles):
     created = scim("POST", "/Users", okta_user(roles=["Builder"])).json()
     m = Membership.objects.get(org=org, user__email="ada@acme.example")
     gov.role_assign(membership=m, role=roles["Support Builder"], actor=None)  # by hand
@@ -204,7 +204,7 @@ def test_roles_patch_replaces_only_idp_roles_and_keeps_hand_made_ones(scim, org,
     )
     assert r.status_code == 200
     got = set(RoleAssignment.objects.filter(membership=m).values_list("role__name", "source"))
-    assert got == {("Support Builder", "idp"), ("Support Builder", "manual")}
+    assert got == {("Support Builder", "scim"), ("Support Builder", "manual")}
     r = scim(
         "PATCH",
         f"/Users/{created['id']}",
