@@ -15,4 +15,8 @@ app.conf.beat_schedule = {
         "task": "identity.tasks.sessions_clear_expired",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "scim-mapping-reconcile": {
+        "task": "scim.tasks.mapping_reconcile_nightly",
+        "schedule": crontab(minute=30, hour=3),
+    },
 }

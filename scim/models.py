@@ -217,4 +217,3 @@ class MappingSyncJob(models.Model):
         if self.status == SyncStatus.DONE:
             return 100
         return int(100 * self.processed / self.total) if self.total else 0
-

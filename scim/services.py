@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +18,34 @@ from audit.services import AuditActor, audit_batch, audit_record
 from governance import services as gov
 from governance import tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
-from governance.models import CustomRole, Membership, Organization, RoleAssignment, name_key
+from governance.exceptions import Conflict, ValidationFailed
+from governance.models import (
+    CustomRole,
+    Membership,
+    Organization,
+    RoleAssignment,
+    TeamMembership,
+    name_key,
+)
 from identity.models import User
 from identity.services import clean_email
+from scim import mapping
 from scim.adapters import GroupChange, UserFields
+from scim.choices import Direction, SyncStatus, SyncTrigger
 from scim.exceptions import ScimError
-from scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
+from scim.models import (
+    GroupMapping,
+    MappingSettings,
+    MappingSyncJob,
+    ScimGroup,
+    ScimGroupMember,
+    ScimToken,
+    ScimUser,
+)
 from scim.selectors import STORED_FIELDS
 
 SCIM_TOKEN_PREFIX = "scim_"
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -469,3 +490,359 @@ def scim_error_record(
         scim_type=scim_type or "",
         detail=detail[:500],
     )
+
+
+# --- IdP group → role and team mapping ------------------------------------------------------
+
+
+def _mapping_settings_locked(org: Organization) -> MappingSettings:
+    """The organization's mapping settings, locked: every sync and settings change of the
+    organization takes this lock first, so they never interleave."""
+    MappingSettings.objects.bulk_create([MappingSettings(org=org)], ignore_conflicts=True)
+    return MappingSettings.objects.select_for_update().get(org=org)
+
+
+def _mapping_apply(plan: mapping.Plan, *, org: Organization, actor: AuditActor | None) -> dict:
+    """Write what `plan` says, in bulk, with one audit event per member whose set changed."""
+    direction = plan.direction
+    model = mapping.assignment_model(direction)
+    field_name = mapping.target_field(direction)
+    created: list[str] = []
+    for name in plan.create:
+        try:
+            if direction == Direction.ROLES:
+                entity = gov.custom_role_create(org=org, name=name, permissions=[], actor=actor)
+            else:
+                entity = gov.team_create(org=org, name=name, actor=actor)
+        except Conflict:
+            continue  # made by hand since the plan was read: it matches by name now
+        created.append(entity.name)
+        audit_record(
+            action=AuditAction.SCIM_AUTO_CREATED_ENTITY,
+            org=org,
+            actor=actor,
+            target=entity,
+            data={"new": {"kind": direction[:-1], "name": entity.name}},
+        )
+    id_of = dict(
+        mapping.target_model(direction).objects.filter(org=org).values_list("name_key", "id")
+    )
+    for ids in mapping._chunks(plan.delete_ids):
+        model.objects.filter(pk__in=ids).delete()
+    model.objects.bulk_create(
+        [
+            model(membership_id=mid, source=AssignmentSource.IDP, **{field_name: id_of[key]})
+            for mid, key in plan.add
+        ],
+        batch_size=mapping.CHUNK,
+        ignore_conflicts=True,
+    )
+    for ids in mapping._chunks([loss.row_id for loss in plan.elsewhere]):
+        TeamMembership.objects.filter(pk__in=ids).delete()
+    action = (
+        AuditAction.SCIM_USER_ROLE_CHANGED
+        if direction == Direction.ROLES
+        else AuditAction.SCIM_USER_TEAM_CHANGED
+    )
+    with audit_batch():
+        for delta in plan.members:
+            if delta.before != delta.after:
+                audit_record(
+                    action=action,
+                    org=org,
+                    actor=actor,
+                    target_type="membership",
+                    target_id=str(delta.membership_id),
+                    target_label=delta.label,
+                    data={
+                        "old": delta.before,
+                        "new": delta.after,
+                        "mode": "mapping table" if plan.use_table else "name-based",
+                    },
+                )
+        lost_by_membership: dict[tuple[int, int], list[str]] = {}
+        for loss in plan.elsewhere:
+            lost_by_membership.setdefault((loss.org_id, loss.membership_id), []).append(
+                loss.team_name
+            )
+        for (other_org_id, mid), teams in lost_by_membership.items():
+            audit_record(
+                action=AuditAction.SCIM_USER_TEAM_CHANGED,
+                org=Organization(pk=other_org_id),
+                actor=actor,
+                target_type="membership",
+                target_id=str(mid),
+                data={
+                    "removed": sorted(teams, key=str.casefold),
+                    "reason": f"name-based team sync of organization {org.slug!r} "
+                    "is authoritative across organizations",
+                },
+            )
+    return {"members_changed": len(plan.members), "auto_created": created}
+
+
+def _mapping_sync(
+    *,
+    org: Organization,
+    settings: MappingSettings,
+    scope: list[int] | None,
+    actor: AuditActor | None,
+) -> dict:
+    """Both directions for the members in `scope` (None: everyone), under the settings lock."""
+    changed, created = 0, []
+    for direction in Direction.values:
+        plan = mapping.plan(
+            org,
+            direction,
+            use_table=settings.use_table(direction),
+            rows=mapping.table_rows(org, direction),
+            scope=scope,
+        )
+        if not plan.empty:
+            result = _mapping_apply(plan, org=org, actor=actor)
+            changed += result["members_changed"]
+            created += result["auto_created"]
+    return {"members_changed": changed, "auto_created": created}
+
+
+def mapping_sync_members(
+    *, org: Organization, membership_ids: Iterable[int], actor: AuditActor | None
+) -> dict:
+    """The sync that follows a SCIM change, for the members it affected, inside the SCIM
+    change's own transaction (call it from an atomic service)."""
+    ids = sorted(set(membership_ids))
+    if not ids:
+        return {"members_changed": 0, "auto_created": []}
+    settings = _mapping_settings_locked(org)
+    return _mapping_sync(org=org, settings=settings, scope=ids, actor=actor)
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    """A mapping table row as an admin names it: the group's SCIM id and the target's id."""
+
+    group: str
+    target: int
+
+
+MAX_MAPPING_ROWS = 1000
+
+
+def mapping_rows_resolve(
+    *, org: Organization, direction: str, rows: Iterable[MappingRow]
+) -> list[tuple[int, int]]:
+    """Check a proposed table against this organization: (group pk, target pk) pairs, each
+    once. Unknown or other organizations' groups and targets are refused by name."""
+    rows = list(rows)
+    if direction not in Direction.values:
+        raise ValidationFailed(f"Unknown direction {direction!r}: use roles or teams.")
+    if len(rows) > MAX_MAPPING_ROWS:
+        raise ValidationFailed(f"A mapping table holds at most {MAX_MAPPING_ROWS} rows.")
+    groups = {
+        str(sid): pk
+        for sid, pk in ScimGroup.objects.filter(
+            org=org, scim_id__in=[_uuid_or_none(r.group) for r in rows if _uuid_or_none(r.group)]
+        ).values_list("scim_id", "id")
+    }
+    targets = set(
+        mapping.target_model(direction)
+        .objects.filter(org=org, pk__in=[r.target for r in rows])
+        .values_list("id", flat=True)
+    )
+    out: list[tuple[int, int]] = []
+    for i, row in enumerate(rows, start=1):
+        key = str(_uuid_or_none(row.group) or row.group)
+        if key not in groups:
+            raise ValidationFailed(
+                f"Row {i}: no IdP group {row.group!r} in this organization (use the group's "
+                "SCIM id, as GET /scim/v2/Groups lists it).",
+                field="rows",
+            )
+        if row.target not in targets:
+            what = "custom role" if direction == Direction.ROLES else "team"
+            raise ValidationFailed(
+                f"Row {i}: no {what} with id {row.target} in this organization.", field="rows"
+            )
+        pair = (groups[key], row.target)
+        if pair not in out:
+            out.append(pair)
+    return out
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _table_names(org: Organization, direction: str, pairs: Iterable[tuple[int, int]]) -> list:
+    pairs = list(pairs)
+    groups = dict(
+        ScimGroup.objects.filter(pk__in=[g for g, _ in pairs]).values_list("id", "display_name")
+    )
+    targets = dict(
+        mapping.target_model(direction)
+        .objects.filter(pk__in=[t for _, t in pairs])
+        .values_list("id", "name")
+    )
+    return sorted(
+        ({"group": groups.get(g, str(g)), "target": targets.get(t, str(t))} for g, t in pairs),
+        key=lambda r: (r["group"].casefold(), r["target"].casefold()),
+    )
+
+
+@transaction.atomic
+def mapping_table_replace(
+    *, org: Organization, direction: str, rows: Iterable[MappingRow], actor: AuditActor | None
+) -> MappingSyncJob | None:
+    """Replace a direction's mapping table as a whole, then resync everyone (a Celery job).
+    Returns the job, or None when the table did not change."""
+    pairs = mapping_rows_resolve(org=org, direction=direction, rows=rows)
+    _mapping_settings_locked(org)
+    field_name = mapping.target_field(direction)
+    current = mapping.table_rows(org, direction)
+    if set(current) == set(pairs):
+        return None
+    GroupMapping.objects.filter(org=org, direction=direction).delete()
+    GroupMapping.objects.bulk_create(
+        GroupMapping(org=org, direction=direction, group_id=g, **{field_name: t}) for g, t in pairs
+    )
+    audit_record(
+        action=(
+            AuditAction.SCIM_ROLE_MAPPING_UPDATED
+            if direction == Direction.ROLES
+            else AuditAction.SCIM_TEAM_MAPPING_UPDATED
+        ),
+        org=org,
+        actor=actor,
+        target_type="mapping_table",
+        target_id=direction,
+        target_label=f"{direction} mapping table",
+        data={
+            "old": _table_names(org, direction, current),
+            "new": _table_names(org, direction, pairs),
+        },
+    )
+    return _mapping_job_create(org=org, trigger=SyncTrigger.TABLE_REPLACED, actor=actor)
+
+
+@transaction.atomic
+def mapping_mode_set(
+    *,
+    org: Organization,
+    direction: str,
+    use_table: bool,
+    confirm: bool = False,
+    actor: AuditActor | None,
+) -> MappingSyncJob | None:
+    """Flip "Use mapping table". Switching to name-based mode (the IdP becomes authoritative and
+    removes what it does not grant) is refused without an explicit confirmation."""
+    if direction not in Direction.values:
+        raise ValidationFailed(f"Unknown direction {direction!r}: use roles or teams.")
+    settings = _mapping_settings_locked(org)
+    if settings.use_table(direction) == use_table:
+        return None
+    if not use_table and not confirm:
+        raise ValidationFailed(
+            f"Switching {direction} to name-based mode removes every {direction[:-1]} the IdP "
+            "does not grant, hand-made ones included. Preview it first, then repeat the "
+            'request with "confirm": true.',
+            field="confirm",
+        )
+    setattr(settings, f"{direction}_use_table", use_table)
+    settings.updated_at = timezone.now()
+    settings.save()
+    audit_record(
+        action=AuditAction.SCIM_USE_MAPPING_TABLE_CHANGED,
+        org=org,
+        actor=actor,
+        target_type="mapping_settings",
+        target_id=direction,
+        target_label=f"{direction}: use mapping table",
+        data={
+            "old": {"use_mapping_table": not use_table},
+            "new": {"use_mapping_table": use_table},
+            "confirmed": bool(confirm),
+        },
+    )
+    return _mapping_job_create(org=org, trigger=SyncTrigger.MODE_CHANGED, actor=actor)
+
+
+def _mapping_job_create(
+    *, org: Organization, trigger: str, actor: AuditActor | None
+) -> MappingSyncJob:
+    from audit.services import describe_actor
+
+    job = MappingSyncJob.objects.create(
+        org=org, trigger=trigger, requested_by=describe_actor(actor)[2][:300]
+    )
+
+    def enqueue() -> None:
+        from scim.tasks import mapping_sync_job
+
+        mapping_sync_job.delay(job.pk)
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+@transaction.atomic
+def mapping_sync_start(
+    *, org: Organization, trigger: str = SyncTrigger.MANUAL, actor: AuditActor | None
+) -> MappingSyncJob:
+    """ "Run sync now" and the nightly reconciliation: a full sync of both directions."""
+    return _mapping_job_create(org=org, trigger=trigger, actor=actor)
+
+
+def mapping_sync_job_run(*, job_id: int, actor: AuditActor | None = None) -> MappingSyncJob:
+    """Run a full sync job: every SCIM-provisioned member, in chunks, each chunk one
+    transaction under the settings lock (a SCIM change waits at most one chunk). Progress is
+    saved after each chunk. A failure is recorded on the job, never raised to the worker."""
+    job = MappingSyncJob.objects.select_related("org").get(pk=job_id)
+    if job.status != SyncStatus.QUEUED:
+        return job
+    org = job.org
+    ids = list(
+        ScimUser.objects.filter(org=org)
+        .order_by("membership_id")
+        .values_list("membership_id", flat=True)
+    )
+    job.status, job.started_at, job.total = SyncStatus.RUNNING, timezone.now(), len(ids)
+    job.save(update_fields=["status", "started_at", "total"])
+    actor = actor or _job_actor(job)
+    try:
+        for chunk in mapping._chunks(ids):
+            with transaction.atomic():
+                settings = _mapping_settings_locked(org)
+                result = _mapping_sync(org=org, settings=settings, scope=chunk, actor=actor)
+            job.processed += len(chunk)
+            job.members_changed += result["members_changed"]
+            job.auto_created = job.auto_created + result["auto_created"]
+            job.save(update_fields=["processed", "members_changed", "auto_created"])
+    except Exception as exc:
+        logger.exception("mapping sync job %s failed", job.pk)
+        job.status, job.error = SyncStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+    else:
+        job.status = SyncStatus.DONE
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    return job
+
+
+def _job_actor(job: MappingSyncJob) -> AuditActor:
+    from audit.services import SystemActor
+
+    return SystemActor(f"mapping sync ({job.get_trigger_display()})")
+
+
+def mapping_reconcile_all(*, trigger: str = SyncTrigger.NIGHTLY) -> int:
+    """Queue a full sync for every organization with SCIM-provisioned members."""
+    from audit.services import SystemActor
+
+    actor = SystemActor("nightly mapping reconciliation")
+    count = 0
+    for org in Organization.objects.filter(scim_users__isnull=False).distinct():
+        mapping_sync_start(org=org, trigger=trigger, actor=actor)
+        count += 1
+    return count
