@@ -6,13 +6,23 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from governance.choices import AssignmentSource
-from governance.models import Organization, RoleAssignment
+from governance.models import Organization, RoleAssignment, name_key
+from scim import mapping
 from scim.adapters import UserFields
-from scim.models import ScimGroup, ScimGroupMember, ScimUser
+from scim.choices import Direction
+from scim.models import (
+    GroupMapping,
+    MappingSettings,
+    MappingSyncJob,
+    ScimGroup,
+    ScimGroupMember,
+    ScimUser,
+)
 
 # The ScimUser columns that UserFields carries as they are.
 STORED_FIELDS = (
@@ -144,3 +154,105 @@ def scim_counts(*, org: Organization) -> dict[str, int]:
         "users": ScimUser.objects.filter(org=org).count(),
         "groups": ScimGroup.objects.filter(org=org).count(),
     }
+
+
+# --- mapping: settings, preview and drift ----------------------------------------------------
+
+
+def mapping_settings(*, org: Organization) -> MappingSettings:
+    """The organization's mapping settings (the defaults when never saved: both tables on)."""
+    return MappingSettings.objects.filter(org=org).first() or MappingSettings(org=org)
+
+
+def mapping_table(*, org: Organization, direction: str) -> list[GroupMapping]:
+    target = "role" if direction == Direction.ROLES else "team"
+    return list(
+        GroupMapping.objects.filter(org=org, direction=direction)
+        .select_related("group", target)
+        .order_by("group__display_name", f"{target}__name", "id")
+    )
+
+
+def mapping_preview(
+    *,
+    org: Organization,
+    direction: str,
+    use_table: bool | None = None,
+    rows: list[tuple[int, int]] | None = None,
+) -> mapping.Plan:
+    """What a full sync of `direction` would change with this mode and table (the stored ones
+    where not given): the very planner the sync runs."""
+    settings = mapping_settings(org=org)
+    return mapping.plan(
+        org,
+        direction,
+        use_table=settings.use_table(direction) if use_table is None else use_table,
+        rows=mapping.table_rows(org, direction) if rows is None else rows,
+    )
+
+
+def mapping_drift(*, org: Organization) -> dict[str, Any]:
+    """Per direction: IdP groups that map to nothing, targets no group grants, and members
+    whose access in the managed part of the direction was granted by hand."""
+    settings = mapping_settings(org=org)
+    groups = list(
+        ScimGroup.objects.filter(org=org)
+        .annotate(member_count=Count("members"))
+        .order_by("display_name")
+        .values_list("id", "display_name", "member_count")
+    )
+    out: dict[str, Any] = {}
+    for direction in Direction.values:
+        targets = list(
+            mapping.target_model(direction)
+            .objects.filter(org=org)
+            .order_by("name_key")
+            .values_list("id", "name", "name_key")
+        )
+        use_table = settings.use_table(direction)
+        if use_table:
+            pairs = mapping.table_rows(org, direction)
+            mapped_groups = {g for g, _ in pairs}
+            granted = {t for _, t in pairs}
+            managed: set[int] | None = granted
+        else:
+            keys = {k: pk for pk, _, k in targets}
+            mapped_groups = {
+                g for g, name, _ in groups if name_key(mapping.group_target_name(name)) in keys
+            }
+            group_keys = {name_key(mapping.group_target_name(n)) for _, n, _ in groups}
+            granted = {pk for pk, _, k in targets if k in group_keys}
+            managed = None  # every target of the direction
+        hand = mapping.assignment_model(direction).objects.filter(
+            membership__org=org,
+            membership__scim__isnull=False,
+            source=AssignmentSource.MANUAL,
+        )
+        if managed is not None:
+            hand = hand.filter(**{f"{mapping.target_field(direction)}__in": managed})
+        target_name = "role__name" if direction == Direction.ROLES else "team__name"
+        out[direction] = {
+            "use_mapping_table": use_table,
+            "unmapped_groups": [
+                {"group": name, "members": n} for g, name, n in groups if g not in mapped_groups
+            ],
+            "ungranted_targets": [name for pk, name, _ in targets if pk not in granted],
+            "hand_made": [
+                {"member": member, "target": target}
+                for member, target in hand.order_by(
+                    "membership__scim__user_name", target_name
+                ).values_list("membership__scim__user_name", target_name)[:500]
+            ],
+        }
+    return out
+
+
+def mapping_last_job(*, org: Organization) -> MappingSyncJob | None:
+    return MappingSyncJob.objects.filter(org=org).order_by("-id").first()
+
+
+def mapping_job_get(*, org: Organization, pk: Any) -> MappingSyncJob | None:
+    try:
+        return MappingSyncJob.objects.filter(org=org, pk=int(pk)).first()
+    except (TypeError, ValueError):
+        return None

@@ -238,6 +238,11 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
             )
         else:
             stored_roles = []  # a new membership holds no assignments yet
+        if user is not None:
+            # Linked to someone who already existed: in name-based mode the IdP's (still
+            # empty) group set now decides their roles and teams. A new person has nothing
+            # to sync: no groups, no assignments, no other organizations.
+            mapping_sync_members(org=org, membership_ids=[membership.pk], actor=actor)
         audit_record(
             action=AuditAction.SCIM_USER_CREATED,
             org=org,
@@ -279,6 +284,8 @@ def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimTok
         verb = gov.membership_reactivate if fields.active else gov.membership_deactivate
         verb(membership=membership, actor=actor)
         changed.add("active")
+        if fields.active:
+            mapping_sync_members(org=scim_user.org, membership_ids=[membership.pk], actor=actor)
     if fields.roles is not None and sorted(fields.roles, key=name_key) != sorted(
         before.roles or [], key=name_key
     ):
@@ -386,6 +393,7 @@ def scim_group_create(*, org: Organization, change: GroupChange, actor: ScimToke
             "scim_id": str(group.scim_id),
         },
     )
+    mapping_sync_members(org=org, membership_ids=[u.membership_id for u in members], actor=actor)
     return group
 
 
@@ -442,13 +450,18 @@ def scim_group_update(*, group: ScimGroup, change: GroupChange, actor: ScimToken
     audit_record(
         action=AuditAction.SCIM_GROUP_UPDATED, org=org, actor=actor, target=group, data=data
     )
+    affected = {u.membership_id for u in adding} | {u.membership_id for u in removed}
+    if "display_name" in old:  # a rename can change what the group resolves to by name
+        affected |= set(links.values_list("user__membership_id", flat=True))
+    mapping_sync_members(org=org, membership_ids=affected, actor=actor)
     return group
 
 
 @transaction.atomic
 def scim_group_delete(*, group: ScimGroup, actor: ScimToken) -> None:
     group = ScimGroup.objects.select_for_update().select_related("org").get(pk=group.pk)
-    count = group.members.count()
+    former = list(group.members.values_list("user__membership_id", flat=True))
+    count = len(former)
     audit_record(
         action=AuditAction.SCIM_GROUP_DELETED,
         org=group.org,
@@ -463,6 +476,7 @@ def scim_group_delete(*, group: ScimGroup, actor: ScimToken) -> None:
         },
     )
     group.delete()
+    mapping_sync_members(org=group.org, membership_ids=former, actor=actor)
 
 
 ERROR_LOG_DAYS = 7

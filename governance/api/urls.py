@@ -2,6 +2,7 @@ from django.urls import path
 
 from audit.api.views import AuditEventListView
 from governance.api import views
+from scim.rest import views as mapping
 
 app_name = "api"
 urlpatterns = [
@@ -38,4 +39,27 @@ urlpatterns = [
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
+    path("scim/mapping/", mapping.MappingSettingsView.as_view(), name="mapping"),
+    path("scim/mapping/drift/", mapping.MappingDriftView.as_view(), name="mapping-drift"),
+    path("scim/mapping/sync/", mapping.MappingSyncView.as_view(), name="mapping-sync"),
+    path(
+        "scim/mapping/sync/<int:pk>/",
+        mapping.MappingSyncDetailView.as_view(),
+        name="mapping-sync-detail",
+    ),
+    path(
+        "scim/mapping/<str:direction>/rows/",
+        mapping.MappingTableView.as_view(),
+        name="mapping-rows",
+    ),
+    path(
+        "scim/mapping/<str:direction>/mode/",
+        mapping.MappingModeView.as_view(),
+        name="mapping-mode",
+    ),
+    path(
+        "scim/mapping/<str:direction>/preview/",
+        mapping.MappingPreviewView.as_view(),
+        name="mapping-preview",
+    ),
 ]

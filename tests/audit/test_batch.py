@@ -9,16 +9,15 @@ from audit.services import audit_batch, audit_record
 
 
 def test_batched_events_are_written_in_order_in_one_insert(org, django_assert_num_queries):
-    with transaction.atomic():
-        with django_assert_num_queries(1), audit_batch():
-            for name in ["a", "b", "c"]:
-                audit_record(
-                    action=AuditAction.TEAM_CREATED,
-                    org=org,
-                    actor=None,
-                    target_type="team",
-                    target_label=name,
-                )
+    with transaction.atomic(), django_assert_num_queries(1), audit_batch():
+        for name in ["a", "b", "c"]:
+            audit_record(
+                action=AuditAction.TEAM_CREATED,
+                org=org,
+                actor=None,
+                target_type="team",
+                target_label=name,
+            )
     labels = list(
         AuditEvent.objects.filter(action=AuditAction.TEAM_CREATED)
         .order_by("id")
