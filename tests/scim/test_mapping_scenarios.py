@@ -169,7 +169,7 @@ def test_removing_a_row_stops_managing_the_target_and_removes_nobody(world, targ
 
 
 def test_the_table_never_touches_targets_it_does_not_name(world, targets):
-    roles, teams = targets
+    roles, _ = targets
     world.user("ada")
     gov.role_assign(membership=world.member("ada"), role=roles["Viewer"], source="idp", actor=None)
     world.group("eng", "ada")
@@ -285,7 +285,7 @@ def test_auto_created_entities_persist_after_flipping_the_toggle_back(world, tar
 
 
 def test_provisioning_with_both_directions_empty_touches_no_role_or_team(world, targets):
-    roles, teams = targets
+    roles, _ = targets
     world.user("ada")
     gov.role_assign(membership=world.member("ada"), role=roles["Viewer"], actor=None)
     world.group("Builder", "ada")
@@ -306,7 +306,7 @@ def test_provisioning_with_both_directions_empty_touches_no_role_or_team(world, 
 
 
 def test_a_few_role_mappings_and_a_manual_sync_only_those_take_effect(world, targets, org):
-    roles, teams = targets
+    roles, _ = targets
     world.user("ada")
     world.user("bob")
     world.group("eng", "ada")
