@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from audit.views import AuditLogView
 from governance import views
-from scim.views import ScimSettingsView
+from scim.views import MappingView, ScimSettingsView
 
 org_patterns = [
     path("", views.OverviewView.as_view(), name="overview"),
@@ -18,6 +18,7 @@ org_patterns = [
     path("api-keys/", views.ApiKeyView.as_view(), name="api_keys"),
     path("audit/", AuditLogView.as_view(), name="audit_log"),
     path("settings/scim/", ScimSettingsView.as_view(), name="scim"),
+    path("settings/scim/mapping/", MappingView.as_view(), name="scim_mapping"),
 ]
 
 dashboard = (

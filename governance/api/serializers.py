@@ -12,7 +12,9 @@ from governance.models import ApiKey, CustomRole, Membership, Team
 class AssignmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    source = serializers.CharField(help_text="manual (hand-made) or idp (granted by the IdP)")
+    source = serializers.CharField(
+        help_text="manual (hand-made), idp (IdP group mapping) or scim (SCIM roles attribute)"
+    )
 
 
 class MemberSerializer(serializers.ModelSerializer):
