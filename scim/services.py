@@ -352,7 +352,7 @@ def _users_by_id(org: Organization, ids: list[str], *, strict: bool) -> dict[uui
     found = {
         u.scim_id: u
         for u in ScimUser.objects.filter(org=org, scim_id__in=good).only(
-            "id", "scim_id", "user_name"
+            "id", "scim_id", "user_name", "membership_id"
         )
     }
     missing = bad + [str(g) for g in good if g not in found]
@@ -427,7 +427,7 @@ def scim_group_update(*, group: ScimGroup, change: GroupChange, actor: ScimToken
             removing_ids = set(_users_by_id(org, change.remove, strict=False))
     removed = list(
         ScimUser.objects.filter(org=org, scim_id__in=removing_ids, group_links__group=group).only(
-            "id", "user_name"
+            "id", "user_name", "membership_id"
         )
     )
     if removed:
