@@ -363,3 +363,19 @@ def test_custom_roles_and_teams_never_change_the_rbac_role(world, targets, org, 
     assert world.member("ada").role == "member"  # a custom role named Admin is not RBAC admin
     assert CustomRole.objects.get(org=org, name="Admin").permissions == []
     assert Membership.objects.get(pk=admin.pk).role == "admin"  # nor is anyone demoted
+
+
+def test_the_nightly_reconciliation_heals_drift(world, targets, django_capture_on_commit_callbacks):
+    from scim.tasks import mapping_reconcile_nightly
+
+    roles, _ = targets
+    world.user("ada")
+    world.group("eng", "ada")
+    world.table("roles", [("eng", roles["Builder"])])
+    world.member("ada").role_assignments.filter(source=IDP).delete()  # drift, e.g. a DB restore
+    with django_capture_on_commit_callbacks(execute=True):
+        assert mapping_reconcile_nightly() == 1  # one organization has provisioned people
+    assert world.roles("ada") == {("Builder", IDP)}
+    job = MappingSyncJob.objects.order_by("id").last()
+    assert (job.trigger, job.status, job.members_changed) == ("nightly", "done", 1)
+    assert job.requested_by == "nightly mapping reconciliation"
