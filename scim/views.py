@@ -115,9 +115,7 @@ class MappingView(OrgView):
                     pairs = services.mapping_rows_resolve(
                         org=self.org, direction=direction, rows=rows
                     )
-                    plan = selectors.mapping_preview(
-                        org=self.org, direction=direction, rows=pairs
-                    )
+                    plan = selectors.mapping_preview(org=self.org, direction=direction, rows=pairs)
                     return render(
                         request,
                         "scim/mapping.html",
