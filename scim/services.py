@@ -334,13 +334,21 @@ def scim_user_delete(*, scim_user: ScimUser, actor: ScimToken) -> None:
 AUDIT_NAME_CAP = 1000  # member names listed per event; counts are always exact
 
 
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def _uuids(ids: list[str]) -> tuple[list[uuid.UUID], list[str]]:
     good, bad = [], []
     for raw in ids:
-        try:
-            good.append(uuid.UUID(str(raw)))
-        except ValueError:
+        parsed = _uuid_or_none(raw)
+        if parsed is None:
             bad.append(raw)
+        else:
+            good.append(parsed)
     return good, bad
 
 
@@ -652,21 +660,20 @@ def mapping_rows_resolve(
         raise ValidationFailed(f"Unknown direction {direction!r}: use roles or teams.")
     if len(rows) > MAX_MAPPING_ROWS:
         raise ValidationFailed(f"A mapping table holds at most {MAX_MAPPING_ROWS} rows.")
-    groups = {
-        str(sid): pk
-        for sid, pk in ScimGroup.objects.filter(
-            org=org, scim_id__in=[_uuid_or_none(r.group) for r in rows if _uuid_or_none(r.group)]
-        ).values_list("scim_id", "id")
-    }
+    sids = [_uuid_or_none(r.group) for r in rows]
+    groups = dict(
+        ScimGroup.objects.filter(org=org, scim_id__in=[s for s in sids if s]).values_list(
+            "scim_id", "id"
+        )
+    )
     targets = set(
         mapping.target_model(direction)
         .objects.filter(org=org, pk__in=[r.target for r in rows])
         .values_list("id", flat=True)
     )
-    out: list[tuple[int, int]] = []
-    for i, row in enumerate(rows, start=1):
-        key = str(_uuid_or_none(row.group) or row.group)
-        if key not in groups:
+    out: dict[tuple[int, int], None] = {}  # ordered, each pair once
+    for i, (row, sid) in enumerate(zip(rows, sids, strict=True), start=1):
+        if sid not in groups:
             raise ValidationFailed(
                 f"Row {i}: no IdP group {row.group!r} in this organization (use the group's "
                 "SCIM id, as GET /scim/v2/Groups lists it).",
@@ -677,17 +684,8 @@ def mapping_rows_resolve(
             raise ValidationFailed(
                 f"Row {i}: no {what} with id {row.target} in this organization.", field="rows"
             )
-        pair = (groups[key], row.target)
-        if pair not in out:
-            out.append(pair)
-    return out
-
-
-def _uuid_or_none(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+        out[(groups[sid], row.target)] = None
+    return list(out)
 
 
 def _table_names(org: Organization, direction: str, pairs: Iterable[tuple[int, int]]) -> list:
