@@ -38,6 +38,15 @@ class AuditAction(models.TextChoices):
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
     LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"
     LOGOUT = "auth.logout", "Signed out"
+    # Single sign-on
+    SSO_LOGIN_SUCCEEDED = "sso.login_succeeded", "SSO sign-in succeeded"
+    SSO_LOGIN_FAILED = "sso.login_failed", "SSO sign-in failed"
+    SSO_CONFIG_CHANGED = "sso.config_changed", "SSO configuration changed"
+    SSO_REQUIRE_CHANGED = "sso.require_changed", "Require SSO changed"
+    SSO_TEST_SUCCEEDED = "sso.test_succeeded", "SSO test login succeeded"
+    SSO_TEST_FAILED = "sso.test_failed", "SSO test login failed"
+    SSO_BREAK_GLASS_LOGIN = "sso.break_glass_login", "Break-glass password sign-in (SSO required)"
+    SSO_IDENTITY_LINKED = "sso.identity_linked", "SSO identity linked to a user"
     # SCIM provisioning
     SCIM_TOKEN_CREATED = "scim.token_created", "SCIM token created"
     SCIM_TOKEN_REVOKED = "scim.token_revoked", "SCIM token revoked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.views import View
 
 from governance import rbac
+from governance.choices import RbacRole
 from governance.exceptions import ServiceError
 from governance.models import Membership
 
@@ -31,6 +33,19 @@ def found(obj: Any, what: str) -> Any:
     return obj
 
 
+def sso_required_here(request: HttpRequest, membership: Membership) -> HttpResponse | None:
+    """Require SSO: a member (not an admin: they keep break-glass) whose session was not
+    vouched for by this org's IdP is sent to sign in through it."""
+    conn = getattr(membership.org, "sso", None)
+    if conn is None or not conn.require_sso or membership.role == RbacRole.ADMIN:
+        return None
+    if membership.org_id in (request.session.get("sso_org_ids") or []):
+        return None
+    protocol = conn.protocol or "saml"
+    target = reverse(f"identity:{protocol}_login", args=[membership.org.slug])
+    return redirect(f"{target}?next={quote(request.get_full_path())}")
+
+
 class OrgView(LoginRequiredMixin, View):
     """Resolves /o/<slug>/ to the viewer's *active* membership there. Another org's slug, or
     an org the viewer is not active in, is a 404: nothing about it leaks."""
@@ -45,12 +60,15 @@ class OrgView(LoginRequiredMixin, View):
         if request.user.password_change_required:
             return redirect(reverse("identity:password_set") + "?next=" + request.path)
         membership = (
-            Membership.objects.select_related("org")
+            Membership.objects.select_related("org", "org__sso")
             .filter(org__slug=kwargs.pop("slug"), user=request.user, is_active=True)
             .first()
         )
         if membership is None:
             raise Http404("No such organization.")
+        refused = sso_required_here(request, membership)
+        if refused is not None:
+            return refused
         self.membership = membership
         self.org = membership.org
         request.org = membership.org  # type: ignore[attr-defined]

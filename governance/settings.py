@@ -65,6 +65,16 @@ elif len(SECRET_KEY) < 32 and not DEBUG:
 # the session-signing key does not invalidate every issued credential.
 TOKEN_HASH_KEY = os.environ.get("GOVERNANCE_TOKEN_HASH_KEY", "") or f"token-hash:{SECRET_KEY}"
 
+# Key that encrypts secrets we must be able to read back (SAML SP private keys, OIDC client
+# secrets). Separate from SECRET_KEY for the same reason; losing it means re-entering them.
+FIELD_ENCRYPTION_KEY = os.environ.get("GOVERNANCE_ENCRYPTION_KEY", "") or f"fields:{SECRET_KEY}"
+
+# OIDC issuers must be https://; tests run a real provider on http://127.0.0.1.
+SSO_ALLOW_HTTP_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_HTTP_ISSUERS", False)
+# Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the
+# request's own scheme and host (as validated by ALLOWED_HOSTS).
+PUBLIC_URL = os.environ.get("GOVERNANCE_PUBLIC_URL", "").rstrip("/")
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 

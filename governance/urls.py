@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from audit.views import AuditLogView
 from governance import views
+from identity.sso_views import SsoSettingsView, SsoTestResultView
 from scim.views import MappingView, ScimSettingsView
 
 org_patterns = [
@@ -17,6 +18,8 @@ org_patterns = [
     path("teams/<int:pk>/", views.TeamDetailView.as_view(), name="team_detail"),
     path("api-keys/", views.ApiKeyView.as_view(), name="api_keys"),
     path("audit/", AuditLogView.as_view(), name="audit_log"),
+    path("settings/sso/", SsoSettingsView.as_view(), name="sso"),
+    path("settings/sso/test/<str:key>/", SsoTestResultView.as_view(), name="sso_test_result"),
     path("settings/scim/", ScimSettingsView.as_view(), name="scim"),
     path("settings/scim/mapping/", MappingView.as_view(), name="scim_mapping"),
 ]

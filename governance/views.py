@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from audit.selectors import audit_page
+from audit.selectors import AuditFilter, audit_page
 from governance import rbac, selectors, services
 from governance.access import OrgView, found, has_admin_access
 from governance.choices import AssignmentSource
@@ -62,10 +62,19 @@ class OverviewView(OrgView):
         recent: list[Any] = []
         if self.may("admin.audit_log"):
             recent, _ = audit_page(org=self.org, limit=10)
+        # Break-glass sign-ins are shown to every admin, whatever else they may see.
+        glass, _ = audit_page(
+            org=self.org, filters=AuditFilter(action="sso.break_glass_login"), limit=10
+        )
         return render(
             request,
             "governance/overview.html",
-            {"counts": selectors.org_counts(org=self.org), "recent_events": recent},
+            {
+                "counts": selectors.org_counts(org=self.org),
+                "recent_events": recent,
+                "break_glass": glass,
+                "sso": getattr(self.org, "sso", None),
+            },
         )
 
 

@@ -1,6 +1,13 @@
 from django import forms
 
 
+class EmailForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+
 class LoginForm(forms.Form):
     email = forms.EmailField(
         max_length=254,

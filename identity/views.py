@@ -1,63 +1,114 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from governance.exceptions import ServiceError
-from identity.forms import LoginForm, PasswordSetForm
-from identity.services import user_set_password
+from identity.forms import EmailForm, LoginForm, PasswordSetForm
+from identity.services import (
+    break_glass_orgs,
+    break_glass_record,
+    login_record_failure,
+    password_blocked_by_sso,
+    user_set_password,
+)
+from identity.urlsafety import safe_local_path
 
 
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if (
-        target
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-        and target.startswith("/")
-        and not target.startswith("//")
-    ):
-        return target
-    return reverse("governance:home")
+    return safe_local_path(target) or reverse("governance:home")
+
+
+def _sso_route(email: str) -> tuple[str, str] | None:
+    """(protocol, org slug) when the e-mail's domain belongs to an org that signs in with SSO.
+    Decided by the domain alone, never by whether the address has an account."""
+    from identity.models import SsoDomain
+
+    domain = email.rsplit("@", 1)[1] if "@" in email else ""
+    claim = SsoDomain.objects.select_related("org__sso").filter(domain=domain).first()
+    conn = getattr(claim.org, "sso", None) if claim else None
+    if conn is None or not conn.active:
+        return None
+    return conn.protocol, claim.org.slug
 
 
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
+    """E-mail first. An address in a domain whose org uses SSO goes to that org's IdP; any
+    other address (known or not: the answer is the same) is asked for its password."""
     if request.user.is_authenticated:
         return redirect(_safe_next(request))
-    form = LoginForm(request.POST or None)
-    error = None
-    if request.method == "POST":
-        if form.is_valid():
-            user = authenticate(
-                request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
+    next_path = request.POST.get("next") or request.GET.get("next", "")
+    email_form = EmailForm(request.POST or None)
+    if request.method == "POST" and "password" not in request.POST:
+        if email_form.is_valid():
+            email = email_form.cleaned_data["email"]
+            route = _sso_route(email)
+            if route is not None and request.POST.get("use_password") != "1":
+                protocol, slug = route
+                target = reverse(f"identity:{protocol}_login", args=[slug])
+                safe = safe_local_path(next_path)
+                return redirect(target + (f"?next={quote(safe)}" if safe else ""))
+            return _login_page(request, LoginForm(initial={"email": email}), next_path)
+        return _login_page(request, None, next_path, email_form=email_form, status=400)
+    if request.method != "POST":
+        if request.GET.get("password") == "1":  # break-glass and plain password sign-in
+            return _login_page(request, LoginForm(), next_path)
+        return _login_page(request, None, next_path, email_form=EmailForm())
+    form = LoginForm(request.POST)
+    error = "That e-mail and password do not match an active account."
+    if form.is_valid():
+        user = authenticate(
+            request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
+        )
+        if user is not None and password_blocked_by_sso(user):
+            login_record_failure(
+                email=user.email,
+                reason="password refused: the organization requires SSO (not an admin)",
             )
-            if user is not None:
-                login(request, user)
-                if user.password_change_required:
-                    return redirect(
-                        reverse("identity:password_set") + "?next=" + _safe_next(request)
-                    )
-                return HttpResponseRedirect(_safe_next(request))
-        # One answer for unknown e-mail, wrong password and deactivated user: no enumeration.
-        error = "That e-mail and password do not match an active account."
+            error = (
+                "Your organization requires single sign-on: sign in through your identity "
+                "provider (enter your e-mail on the sign-in page)."
+            )
+        elif user is not None:
+            login(request, user)
+            glass = break_glass_orgs(user)
+            if glass:
+                break_glass_record(user=user, orgs=glass)
+            if user.password_change_required:
+                return redirect(reverse("identity:password_set") + "?next=" + _safe_next(request))
+            return HttpResponseRedirect(_safe_next(request))
+    # One answer for unknown e-mail, wrong password and deactivated user: no enumeration.
+    return _login_page(request, form, next_path, error=error, status=400)
+
+
+def _login_page(
+    request: HttpRequest,
+    form: LoginForm | None,
+    next_path: str,
+    *,
+    email_form: EmailForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "identity/login.html",
-        {"form": form, "error": error, "next": request.GET.get("next", "")},
-        status=400 if error else 200,
+        {"form": form, "email_form": email_form, "error": error, "next": next_path},
+        status=status,
     )
 
 

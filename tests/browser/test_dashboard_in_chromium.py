@@ -7,6 +7,7 @@ import re
 import pytest
 
 from governance.models import Membership
+from tests.browser.signin import password_sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,9 +18,7 @@ def test_sign_in_deactivate_member_and_see_it_in_the_audit_log(
 ):
     page.goto(live_server.url + "/o/acme/members/")
     assert "/login/" in page.url
-    page.fill("#id_email", "admin@acme.example")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
     page.wait_for_url(re.compile(r"/o/acme/members/$"))
     screenshot("members")
 
@@ -47,19 +46,15 @@ def test_sign_in_deactivate_member_and_see_it_in_the_audit_log(
 
 def test_wrong_password_shows_a_plain_error(live_server, page, admin):
     page.goto(live_server.url + "/login/")
-    page.fill("#id_email", "admin@acme.example")
-    page.fill("#id_password", "not the password")
-    page.click("button[type=submit]")
+    password_sign_in(page, "admin@acme.example", "not the password")
     assert "do not match an active account" in page.inner_text("[role=alert]")
 
 
 def test_admin_creates_a_scim_token_on_the_sso_scim_page(live_server, page, screenshot, admin):
     page.goto(live_server.url + "/login/")
-    page.fill("#id_email", "admin@acme.example")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
     page.wait_for_url(re.compile(r"/o/acme/$"))
-    page.click("nav.side >> text=SSO & SCIM")
+    page.click("nav.side >> text=SCIM & mapping")
     page.fill("#id_label", "Okta production")
     page.click("button:has-text('Create SCIM token')")
     token = page.inner_text("#new-scim-token").strip()

@@ -9,6 +9,7 @@ from governance import services as gov
 from governance.models import RoleAssignment
 from scim.adapters import GroupChange, UserFields
 from scim.services import scim_group_create, scim_token_create, scim_user_create
+from tests.browser.signin import password_sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,9 +30,7 @@ def test_map_preview_save_and_switch_to_name_based(live_server, page, screenshot
     gov.role_assign(membership=ada.membership, role=viewer, actor=None)
 
     page.goto(live_server.url + "/login/")
-    page.fill("#id_email", "admin@acme.example")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
     page.goto(live_server.url + "/o/acme/settings/scim/mapping/")
     roles = page.locator("#direction-roles + .panel")
     roles.locator("select[name=roles-group]").first.select_option(label="okta-builders")
