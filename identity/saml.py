@@ -471,6 +471,11 @@ def _shape_check(root: Element) -> None:
                 )
 
 
+def clock() -> dt.datetime:
+    """The SP's clock (the tests move it to check the validity window)."""
+    return timezone.now()
+
+
 def _when(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -554,7 +559,7 @@ def validate_response(
     conn: Any, urls: SpUrls, xml: bytes, root: Element, *, outstanding: dict[str, Any] | None
 ) -> SamlResult:
     """Everything after the shape check: the signature (pysaml2 + xmlsec1), then ours."""
-    now = timezone.now()
+    now = clock()
     facts = _semantic_check(root, conn, urls, now)
     client = client_for(conn, urls)
     encoded = base64.b64encode(xml).decode()
@@ -580,6 +585,9 @@ def validate_response(
         for attribute in statement.attribute:
             values = [str(v.text).strip() for v in attribute.attribute_value if v.text]
             attributes.setdefault(attribute.name, []).extend(values)
+            # URI-named attributes (urn:oid:…) are also found by their FriendlyName.
+            if attribute.friendly_name and attribute.friendly_name != attribute.name:
+                attributes.setdefault(attribute.friendly_name, []).extend(values)
     return SamlResult(
         issuer=conn.idp_entity_id,
         name_id=name_id.text.strip(),
@@ -596,7 +604,7 @@ def assertion_remember(org_id: int, result: SamlResult) -> bool:
     digest = hashlib.sha256(f"{result.issuer}\0{result.assertion_id}".encode()).hexdigest()
     ttl = 600
     if result.not_on_or_after is not None:
-        left = (result.not_on_or_after + MAX_SKEW - timezone.now()).total_seconds()
+        left = (result.not_on_or_after + MAX_SKEW - clock()).total_seconds()
         ttl = max(60, int(left) + 1)
     return bool(cache.add(f"sso:saml:assertion:{org_id}:{digest}", 1, ttl))
 
