@@ -57,7 +57,8 @@ class OrgView(LoginRequiredMixin, View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if request.user.password_change_required:
+        # A one-time password must be replaced before use; an SSO session never used it.
+        if request.user.password_change_required and not request.session.get("sso_org_ids"):
             return redirect(reverse("identity:password_set") + "?next=" + request.path)
         membership = (
             Membership.objects.select_related("org", "org__sso")

@@ -47,6 +47,7 @@ def _org_settings(conn: Any, callback_url: str) -> dict[str, Any]:
         "OIDC_VERIFY_KID": True,
         "OIDC_ALLOW_UNSECURED_JWT": False,
         "OIDC_REDIRECT_FIELD_NAME": "next",
+        "OIDC_AUTHENTICATION_CALLBACK_URL": "identity:oidc_callback",
         "OIDC_AUTH_REQUEST_EXTRA_PARAMS": {"redirect_uri": callback_url},
     }
 
