@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,16 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# The OpenID Provider the OIDC tests start (npm oidc-provider, pinned by package-lock.json).
+OIDC_OP := tests/oidc_provider
+oidc-provider: $(OIDC_OP)/node_modules/.installed
+
+$(OIDC_OP)/node_modules/.installed: $(OIDC_OP)/package-lock.json
+	@command -v npm >/dev/null || { echo "Installing Debian packages: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(OIDC_OP) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Start PostgreSQL and Redis when they are installed but stopped (CI and developer machines).
 services:
 	@if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
@@ -50,7 +60,7 @@ run: venv
 	@bash scripts/embedded-run
 
 # On PostgreSQL (and Redis) when they are reachable, as in CI; then on SQLite.
-test: venv system-deps services
+test: venv system-deps services oidc-provider
 	@if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  $(MAKE) --no-print-directory test-postgres; \
 	else \

@@ -254,7 +254,7 @@ class _NoIdentityCache:
         return None
 
 
-_clients: dict[int, tuple[tuple[int, str], Saml2Client]] = {}
+_clients: dict[int, tuple[tuple[int, str, str], Saml2Client]] = {}
 _clients_lock = threading.Lock()
 _key_dir: str | None = None
 
@@ -279,12 +279,19 @@ def _write_private(name: str, content: str) -> str:
 
 def client_for(conn: Any, urls: SpUrls) -> Saml2Client:
     """The org's pysaml2 client, built once per (org, config version, base URL)."""
-    stamp = (conn.version, urls.entity_id)
+    # The version changes on every edit; the digest also covers what the client is built from,
+    # so a reused org id (a restored database, a test run) never meets a stale client.
+    digest = hashlib.sha256(
+        "\0".join(
+            [conn.idp_entity_id, conn.idp_sso_url, *conn.idp_certificates, conn.sp_certificate]
+        ).encode()
+    ).hexdigest()
+    stamp = (conn.version, urls.entity_id, digest)
     with _clients_lock:
         hit = _clients.get(conn.org_id)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-    tag = hashlib.sha256(f"{conn.org_id}:{conn.version}:{conn.sp_certificate}".encode()).hexdigest()
+    tag = hashlib.sha256(f"{conn.org_id}:{digest}".encode()).hexdigest()
     key_file = _write_private(f"{tag[:24]}.key", crypto.decrypt(conn.sp_private_key))
     cert_file = _write_private(f"{tag[:24]}.crt", conn.sp_certificate)
     config = SPConfig()
