@@ -35,7 +35,7 @@ def _sso_route(email: str) -> tuple[str, str] | None:
     Decided by the domain alone, never by whether the address has an account."""
     from identity.models import SsoDomain
 
-    domain = email.rsplit("@", 1)[1] if "@" in email else ""
+    domain = email.rsplit("@", 1)[1].strip().lower() if "@" in email else ""
     claim = SsoDomain.objects.select_related("org__sso").filter(domain=domain).first()
     conn = getattr(claim.org, "sso", None) if claim else None
     if conn is None or not conn.active:
