@@ -125,7 +125,8 @@ class TestIdp:
         self.server = Server(config=config)
 
     def metadata(self) -> str:
-        return create_metadata_string(None, config=self.config, sign=False)
+        xml = create_metadata_string(None, config=self.config, sign=False)
+        return xml.decode() if isinstance(xml, bytes) else xml
 
     def read_request(self, location: str) -> dict[str, Any]:
         """The AuthnRequest our SP sent by HTTP-Redirect: its ID, ACS URL and RelayState."""

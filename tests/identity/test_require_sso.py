@@ -140,7 +140,7 @@ def test_the_break_glass_link_shows_the_password_form(saml_world):
 
 
 def test_a_domain_belongs_to_one_org(saml_world, other_org):
-    with pytest.raises(Conflict, match="acme.example is claimed by another organization"):
+    with pytest.raises(Conflict, match=r"acme\.example is claimed by another organization"):
         sso.sso_domains_set(org=other_org, domains=["acme.example"], actor=None)
     with pytest.raises(ValidationFailed, match="not a domain"):
         sso.sso_domains_set(org=other_org, domains=["not a domain"], actor=None)

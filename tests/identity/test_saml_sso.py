@@ -243,3 +243,49 @@ def test_a_response_for_one_org_is_refused_at_another_orgs_acs(saml_world, other
     assert response.status_code == 403
     event = AuditEvent.objects.filter(action="sso.login_failed").latest("id")
     assert event.org == other_org
+
+
+def test_saml_idp_set_command_prints_json_and_configures_the_org(org, idp_keys, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    sp = Client().get("/sso/saml/acme/metadata/").content.decode()
+    idp = TestIdp(sp_metadata=sp, keys=idp_keys)
+    path = tmp_path / "okta.xml"
+    path.write_text(idp.metadata())
+    out = StringIO()
+    call_command(
+        "saml_idp_set",
+        "acme",
+        "--metadata",
+        str(path),
+        "--base-url",
+        "https://gov.example",
+        stdout=out,
+    )
+    printed = json.loads(out.getvalue())
+    assert printed["idp_entity_id"] == idp.entity_id
+    assert printed["sp"]["acs_url"] == "https://gov.example/sso/saml/acme/acs/"
+    assert len(printed["idp_certificates"]) == 1
+    assert SsoConnection.objects.get(org=org).idp_sso_url == idp.sso_url
+    event = AuditEvent.objects.filter(action="sso.config_changed").latest("id")
+    assert event.actor_label == "manage.py saml_idp_set"
+
+
+def test_saml_idp_set_command_fails_in_json_for_bad_input(org, tmp_path, capsys):
+    from django.core.management import call_command
+
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<x/>")
+    for argv in (
+        ["nope", "--metadata", str(bad)],
+        ["acme", "--metadata", str(tmp_path / "x")],
+        ["acme", "--metadata", str(bad)],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("saml_idp_set", *argv)
+        assert exit_info.value.code == 2
+        assert '"error"' in capsys.readouterr().err
+    assert not SsoConnection.objects.filter(org=org).exclude(idp_entity_id="").exists()
