@@ -69,6 +69,10 @@ TOKEN_HASH_KEY = os.environ.get("GOVERNANCE_TOKEN_HASH_KEY", "") or f"token-hash
 # secrets). Separate from SECRET_KEY for the same reason; losing it means re-entering them.
 FIELD_ENCRYPTION_KEY = os.environ.get("GOVERNANCE_ENCRYPTION_KEY", "") or f"fields:{SECRET_KEY}"
 
+# Password sign-in throttling: failures per e-mail and per client IP within the window.
+SIGNIN_MAX_FAILURES_PER_EMAIL = env_int("GOVERNANCE_SIGNIN_MAX_FAILURES_PER_EMAIL", 10)
+SIGNIN_MAX_FAILURES_PER_IP = env_int("GOVERNANCE_SIGNIN_MAX_FAILURES_PER_IP", 100)
+SIGNIN_FAILURE_WINDOW_SECONDS = env_int("GOVERNANCE_SIGNIN_FAILURE_WINDOW", 900)
 # OIDC issuers must be https://; tests run a real provider on http://127.0.0.1.
 SSO_ALLOW_HTTP_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_HTTP_ISSUERS", False)
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the

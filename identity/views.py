@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from audit.context import current_context
 from governance.exceptions import ServiceError
 from identity.forms import EmailForm, LoginForm, PasswordSetForm
 from identity.services import (
@@ -22,6 +24,7 @@ from identity.services import (
     password_blocked_by_sso,
     user_set_password,
 )
+from identity.throttle import signin_blocked, signin_failed, signin_succeeded
 from identity.urlsafety import safe_local_path
 
 
@@ -70,6 +73,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return _login_page(request, None, next_path, email_form=EmailForm())
     form = LoginForm(request.POST)
     error = "That e-mail and password do not match an active account."
+    ip = current_context().ip
+    if form.is_valid() and signin_blocked(form.cleaned_data["email"], ip):
+        login_record_failure(
+            email=form.cleaned_data["email"], reason="too many failed attempts (throttled)"
+        )
+        minutes = settings.SIGNIN_FAILURE_WINDOW_SECONDS // 60
+        error = (
+            f"Too many failed sign-ins for this address or network. Try again in {minutes} minutes."
+        )
+        return _login_page(request, form, next_path, error=error, status=429)
     if form.is_valid():
         user = authenticate(
             request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
@@ -84,6 +97,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 "provider (enter your e-mail on the sign-in page)."
             )
         elif user is not None:
+            signin_succeeded(form.cleaned_data["email"])
             login(request, user)
             glass = break_glass_orgs(user)
             if glass:
@@ -91,6 +105,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if user.password_change_required:
                 return redirect(reverse("identity:password_set") + "?next=" + _safe_next(request))
             return HttpResponseRedirect(_safe_next(request))
+        if user is None:
+            signin_failed(form.cleaned_data["email"], ip)
     # One answer for unknown e-mail, wrong password and deactivated user: no enumeration.
     return _login_page(request, form, next_path, error=error, status=400)
 

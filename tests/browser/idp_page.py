@@ -31,23 +31,25 @@ class IdpPage:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 request = page.idp.read_request(self.path)
+                relay = html.escape(request["relay_state"])
                 self._send(
                     "<!doctype html><title>Test IdP</title><h1>Test IdP sign-in</h1>"
                     '<form method="post" action="/sso">'
                     f'<input type="hidden" name="id" value="{html.escape(request["id"])}">'
                     f'<input type="hidden" name="acs" value="{html.escape(request["acs"])}">'
                     f'<input type="hidden" name="sp" value="{html.escape(request["issuer"])}">'
-                    f'<input type="hidden" name="relay" value="{html.escape(request["relay_state"])}">'
+                    f'<input type="hidden" name="relay" value="{relay}">'
                     '<label>Username <input name="username" id="idp-username"></label>'
                     '<button type="submit" id="idp-submit">Sign in</button></form>'
                 )
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 person = page.people[form["username"]]
+                relay = html.escape(form.get("relay", ""))
                 xml = page.idp.respond(
                     person, in_response_to=form["id"], acs=form["acs"], audience=form["sp"]
                 )
@@ -55,7 +57,7 @@ class IdpPage:
                     "<!doctype html><title>Signing in…</title>"
                     f'<form method="post" action="{html.escape(form["acs"])}" id="saml-post">'
                     f'<input type="hidden" name="SAMLResponse" value="{b64(xml)}">'
-                    f'<input type="hidden" name="RelayState" value="{html.escape(form.get("relay", ""))}">'
+                    f'<input type="hidden" name="RelayState" value="{relay}">'
                     "</form><script>document.getElementById('saml-post').submit()</script>"
                 )
 

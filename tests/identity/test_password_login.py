@@ -106,3 +106,53 @@ def test_home_sends_members_to_their_org(client, admin, member):
     assert c.get("/")["Location"] == "/o/acme/me/"
     c.force_login(admin.user)
     assert c.get("/")["Location"] == "/o/acme/"
+
+
+def test_password_sign_in_is_throttled_per_email_and_the_limit_reveals_nothing(admin, settings):
+    from django.test import Client
+
+    from audit.models import AuditEvent
+
+    settings.SIGNIN_MAX_FAILURES_PER_EMAIL = 3
+    for email in ("admin@acme.example", "nobody@acme.example"):
+        client = Client()
+        for _ in range(3):
+            response = client.post("/login/", {"email": email, "password": "wrong"})
+            assert response.status_code == 400
+        response = client.post("/login/", {"email": email, "password": PASSWORD})
+        assert response.status_code == 429
+        assert "Too many failed sign-ins" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+    throttled = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
+    assert "throttled" in throttled.data["reason"]
+
+
+def test_a_successful_sign_in_resets_the_email_counter(admin, settings):
+    from django.test import Client
+
+    settings.SIGNIN_MAX_FAILURES_PER_EMAIL = 3
+    client = Client()
+    for _ in range(2):
+        client.post("/login/", {"email": "admin@acme.example", "password": "wrong"})
+    assert (
+        client.post("/login/", {"email": "admin@acme.example", "password": PASSWORD}).status_code
+        == 302
+    )
+    client.logout()
+    for _ in range(2):
+        client.post("/login/", {"email": "admin@acme.example", "password": "wrong"})
+    assert (
+        client.post("/login/", {"email": "admin@acme.example", "password": PASSWORD}).status_code
+        == 302
+    )
+
+
+def test_password_sign_in_is_throttled_per_ip(admin, make_member, org, settings):
+    from django.test import Client
+
+    settings.SIGNIN_MAX_FAILURES_PER_IP = 4
+    client = Client()
+    for i in range(4):
+        client.post("/login/", {"email": f"guess{i}@acme.example", "password": "wrong"})
+    response = client.post("/login/", {"email": "admin@acme.example", "password": PASSWORD})
+    assert response.status_code == 429
