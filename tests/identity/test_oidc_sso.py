@@ -265,3 +265,25 @@ def test_oidc_test_connection_shows_the_claims_and_signs_nobody_in(oidc_org, adm
     assert not SsoIdentity.objects.exists()  # a test links nobody
     assert SsoConnection.objects.get(org=oidc_org).oidc_tested_at is not None
     assert AuditEvent.objects.filter(action="sso.test_succeeded", org=oidc_org).exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?state=nope&code=x", "?error=access_denied", "?state=" + "x" * 5000, "?code=only"],
+)
+def test_a_garbage_callback_is_refused_without_a_server_error(oidc_org, client, query):
+    response = client.get("/sso/oidc/callback/" + query)
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+    assert "state" in failure_reason()
+
+
+def test_the_provider_reporting_an_error_is_explained(oidc_org, client):
+    location = start(client)
+    state = parse_qs(urlparse(location).query)["state"][0]
+    response = client.get(
+        f"/sso/oidc/callback/?state={state}&error=access_denied&error_description=User+not+assigned"
+    )
+    assert response.status_code == 403
+    assert "access_denied" in failure_reason() and "User not assigned" in failure_reason()
+    assert AuditEvent.objects.filter(action="sso.login_failed").latest("id").org == oidc_org
