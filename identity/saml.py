@@ -524,6 +524,10 @@ def _semantic_check(root: Element, conn: Any, urls: SpUrls, now: dt.datetime) ->
                 f"The SubjectConfirmation Recipient is {data.get('Recipient') or 'missing'}; it "
                 f"must be our ACS URL {urls.acs}."
             )
+        if data.get("InResponseTo") and data.get("InResponseTo") != root.get("InResponseTo"):
+            raise SsoFailure(
+                "The SubjectConfirmation answers another request than the response does."
+            )
         until = _when(data.get("NotOnOrAfter"))
         if until is None or now >= until + MAX_SKEW:
             raise SsoFailure("The assertion's SubjectConfirmation has expired.")

@@ -207,13 +207,18 @@ def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         relay = request.POST.get("RelayState", "")
         xml = saml.decode_response(request.POST.get("SAMLResponse", ""))
-        in_response_to = _IN_RESPONSE_TO.search(xml[:4096])
-        if in_response_to:
-            state = saml.request_consume(org.pk, in_response_to.group(1).decode())
+        # Found before the checks only so that a failed *test* still reaches its result page.
+        hint = _IN_RESPONSE_TO.search(xml[:4096])
+        hint_id = hint.group(1).decode() if hint else ""
+        if hint_id:
+            state = saml.request_consume(org.pk, hint_id)
         if relay and safe_local_path(relay) is None:
             raise SsoFailure(f"RelayState {relay[:100]!r} is not a path on this site; refused.")
         root = saml.precheck(xml)
-        if root.get("InResponseTo"):
+        in_response_to = root.get("InResponseTo") or ""
+        if in_response_to != hint_id:
+            state = saml.request_consume(org.pk, in_response_to) if in_response_to else None
+        if in_response_to:
             if state is None:
                 raise SsoFailure(
                     "InResponseTo does not match a sign-in request we sent (unknown, expired "

@@ -10,6 +10,7 @@ from copy import deepcopy
 from xml.etree import ElementTree as ET
 
 import pytest
+from django.test import Client
 
 from audit.models import AuditEvent
 from governance import services as gov
@@ -391,3 +392,13 @@ def test_off_site_relay_state_is_refused(people, relay):
 def test_off_site_next_is_never_sent_as_relay_state(people):
     request = people.start(next_path="https://evil.example/")
     assert request["relay_state"] == "/o/acme/"
+
+
+def test_a_response_retargeted_at_another_pending_request_is_refused(people):
+    # The assertion (signed) answers request A; the unsigned Response envelope is edited to
+    # claim it answers request B, which is also pending.
+    first = people.start()
+    second = people.start(Client())
+    root = parse(people.respond(EVE, first))
+    root.set("InResponseTo", second["id"])
+    assert_refused(people, people.post(dump(root)), "another request")
