@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping bench-sso clean
 
 venv: $(STAMP)
 
@@ -86,7 +86,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-mapping
+bench: bench-scim bench-mapping bench-sso
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -95,6 +95,10 @@ bench-scim: venv services
 # Mapping engine: 10k members, 200 groups, full resync and a 1,000-member group PATCH.
 bench-mapping: venv services
 	$(BIN)/python bench/mapping.py
+
+# SAML sign-in: 300 first and 300 repeat sign-ins through the ACS (pysaml2 IdP, xmlsec1).
+bench-sso: venv services system-deps
+	$(BIN)/python bench/sso.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts
