@@ -509,7 +509,9 @@ def sso_domains_set(*, org: Any, domains: Iterable[str], actor: AuditActor | Non
         raise ValidationFailed("At most 50 domains.", field="domains")
     conn = _sso_lock(org, actor)
     taken = list(
-        SsoDomain.objects.filter(domain__in=wanted).exclude(org=org).values_list("domain", flat=1)
+        SsoDomain.objects.filter(domain__in=wanted)
+        .exclude(org=org)
+        .values_list("domain", flat=True)
     )
     if taken:
         raise Conflict(

@@ -85,7 +85,9 @@ def finish(
         else:
             request.login_method = protocol  # type: ignore[attr-defined]
             login(request, user, backend="identity.backends.EmailBackend")
-            request.session[SESSION_SSO_ORGS] = [org.pk]
+            # login() keeps the session only for the same person: their other IdPs still count.
+            vouched = request.session.get(SESSION_SSO_ORGS) or []
+            request.session[SESSION_SSO_ORGS] = sorted({*vouched, org.pk})
             target = safe_local_path(state.get("next") or "") or reverse("governance:home")
             return HttpResponseRedirect(target)
     event = services.sso_failure_record(

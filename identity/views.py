@@ -60,7 +60,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if email_form.is_valid():
             email = email_form.cleaned_data["email"]
             route = _sso_route(email)
-            if route is not None and request.POST.get("use_password") != "1":
+            if route is not None:
                 protocol, slug = route
                 target = reverse(f"identity:{protocol}_login", args=[slug])
                 safe = safe_local_path(next_path)
