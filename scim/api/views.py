@@ -108,7 +108,7 @@ class ScimView(SCIMView):
             return scim_error(
                 401,
                 "Missing, invalid or revoked SCIM bearer token. Create one "
-                "on the SSO & SCIM page and send 'Authorization: Bearer <token>'.",
+                "on the SCIM & mapping page and send 'Authorization: Bearer <token>'.",
                 headers=WWW_AUTHENTICATE,
             )
         wait = rate_limited(token)
