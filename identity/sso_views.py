@@ -61,6 +61,18 @@ def _tester(request: HttpRequest, org: Organization) -> Any:
     return request.user
 
 
+def _start_state(request: HttpRequest, org: Organization) -> dict[str, Any]:
+    """What a sign-in remembers until the IdP answers: where to go, and whether it is a test
+    (started by an admin allowed to manage SSO)."""
+    test = request.GET.get("test") == "1"
+    tester = _tester(request, org) if test else None
+    return {
+        "next": safe_local_path(request.GET.get("next", "")) or f"/o/{org.slug}/",
+        "test": test,
+        "tester": tester.pk if tester else None,
+    }
+
+
 # --- the shared finish step ------------------------------------------------------------------
 
 
@@ -177,18 +189,8 @@ def saml_login(request: HttpRequest, slug: str) -> HttpResponse:
     org, conn = _org_and_connection(slug)
     if conn is None or not conn.saml_ready:
         raise Http404("SAML sign-in is not configured for this organization.")
-    test = request.GET.get("test") == "1"
-    tester = _tester(request, org) if test else None
     urls = saml.sp_urls(base_url(request), slug)
-    location = saml.authn_request_create(
-        conn,
-        urls,
-        state={
-            "next": safe_local_path(request.GET.get("next", "")) or f"/o/{slug}/",
-            "test": test,
-            "tester": tester.pk if tester else None,
-        },
-    )
+    location = saml.authn_request_create(conn, urls, state=_start_state(request, org))
     return HttpResponseRedirect(location)
 
 
@@ -279,17 +281,8 @@ def oidc_login(request: HttpRequest, slug: str) -> HttpResponse:
     org, conn = _org_and_connection(slug)
     if conn is None or not conn.oidc_ready:
         raise Http404("OIDC sign-in is not configured for this organization.")
-    test = request.GET.get("test") == "1"
-    tester = _tester(request, org) if test else None
     return oidc.OrgOIDCLoginView().start(
-        request,
-        conn,
-        callback_url=_oidc_callback_url(request),
-        pending={
-            "next": safe_local_path(request.GET.get("next", "")) or f"/o/{slug}/",
-            "test": test,
-            "tester": tester.pk if tester else None,
-        },
+        request, conn, callback_url=_oidc_callback_url(request), pending=_start_state(request, org)
     )
 
 

@@ -7,7 +7,6 @@ test tamper with them after signing.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import shutil
 import tempfile
 import zlib
@@ -17,10 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 from xml.etree import ElementTree as ET
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -33,6 +28,8 @@ from saml2.saml import (
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
+from identity.saml import sp_keypair_generate
+
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -41,27 +38,8 @@ for prefix, uri in (("samlp", SAMLP), ("saml", SAML), ("ds", DS)):
 
 
 def key_pair(common_name: str) -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode(),
-        cert.public_bytes(serialization.Encoding.PEM).decode(),
-    )
+    """(private key PEM, self-signed certificate PEM): the same generator as our SP's."""
+    return sp_keypair_generate(common_name)
 
 
 @dataclass

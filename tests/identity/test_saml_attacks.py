@@ -56,6 +56,19 @@ def set_name_id(element: ET.Element, value: str) -> None:
                 v.text = value
 
 
+def unsigned_copy(
+    element: ET.Element, *, evil_id: str | None = None, name_id: str = ""
+) -> ET.Element:
+    """A copy without its signature; with `evil_id` and `name_id`, the attacker's version."""
+    copy = deepcopy(element)
+    copy.remove(copy.find(q("ds:Signature")))
+    if evil_id:
+        copy.set("ID", evil_id)
+    if name_id:
+        set_name_id(copy, name_id)
+    return copy
+
+
 def assert_refused(world, response, *reason_parts: str, succeeded_before: int = 0) -> str:
     assert response.status_code == 403, response.status_code
     assert "_auth_user_id" not in world.client.session
@@ -149,8 +162,7 @@ def test_xsw1_evil_response_with_the_signed_original_inside_its_signature(people
     signature = evil.find(q("ds:Signature"))
     evil.set("ID", "_evil-response")
     set_name_id(evil, "ada@acme.example")
-    inner = deepcopy(original)
-    inner.remove(inner.find(q("ds:Signature")))
+    inner = unsigned_copy(original)
     ET.SubElement(signature, q("ds:Object")).append(inner)
     assert_refused(people, people.post(dump(evil)), "wrapping")
 
@@ -160,8 +172,7 @@ def test_xsw2_evil_response_with_the_signed_original_as_a_detached_sibling(peopl
     evil = deepcopy(original)
     evil.set("ID", "_evil-response")
     set_name_id(evil, "ada@acme.example")
-    inner = deepcopy(original)
-    inner.remove(inner.find(q("ds:Signature")))
+    inner = unsigned_copy(original)
     position = list(evil).index(evil.find(q("ds:Signature")))
     evil.insert(position, inner)
     assert_refused(people, people.post(dump(evil)), "wrapping")
@@ -170,10 +181,7 @@ def test_xsw2_evil_response_with_the_signed_original_as_a_detached_sibling(peopl
 def test_xsw3_evil_assertion_before_the_signed_one(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    evil = deepcopy(signed)
-    evil.remove(evil.find(q("ds:Signature")))
-    evil.set("ID", "_evil-assertion")
-    set_name_id(evil, "ada@acme.example")
+    evil = unsigned_copy(signed, evil_id="_evil-assertion", name_id="ada@acme.example")
     root.insert(list(root).index(signed), evil)
     assert_refused(people, people.post(dump(root)), "wrapping")
 
@@ -181,10 +189,7 @@ def test_xsw3_evil_assertion_before_the_signed_one(people):
 def test_xsw4_signed_assertion_wrapped_inside_an_evil_one(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    evil = deepcopy(signed)
-    evil.remove(evil.find(q("ds:Signature")))
-    evil.set("ID", "_evil-assertion")
-    set_name_id(evil, "ada@acme.example")
+    evil = unsigned_copy(signed, evil_id="_evil-assertion", name_id="ada@acme.example")
     root.remove(signed)
     evil.append(signed)
     root.append(evil)
@@ -194,8 +199,7 @@ def test_xsw4_signed_assertion_wrapped_inside_an_evil_one(people):
 def test_xsw5_changed_signed_assertion_plus_an_unsigned_copy_of_the_original(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    copy = deepcopy(signed)
-    copy.remove(copy.find(q("ds:Signature")))
+    copy = unsigned_copy(signed)
     set_name_id(signed, "ada@acme.example")
     root.append(copy)
     assert_refused(people, people.post(dump(root)), "wrapping")
@@ -204,8 +208,7 @@ def test_xsw5_changed_signed_assertion_plus_an_unsigned_copy_of_the_original(peo
 def test_xsw6_original_copy_inside_the_signature_of_the_changed_assertion(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    copy = deepcopy(signed)
-    copy.remove(copy.find(q("ds:Signature")))
+    copy = unsigned_copy(signed)
     set_name_id(signed, "ada@acme.example")
     signed.find(q("ds:Signature")).append(copy)
     assert_refused(people, people.post(dump(root)), "wrapping")
@@ -214,10 +217,7 @@ def test_xsw6_original_copy_inside_the_signature_of_the_changed_assertion(people
 def test_xsw7_signed_original_hidden_in_extensions_beside_an_evil_assertion(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    evil = deepcopy(signed)
-    evil.remove(evil.find(q("ds:Signature")))
-    evil.set("ID", "_evil-assertion")
-    set_name_id(evil, "ada@acme.example")
+    evil = unsigned_copy(signed, evil_id="_evil-assertion", name_id="ada@acme.example")
     root.remove(signed)
     extensions = ET.Element(q("samlp:Extensions"))
     extensions.append(signed)
@@ -229,8 +229,7 @@ def test_xsw7_signed_original_hidden_in_extensions_beside_an_evil_assertion(peop
 def test_xsw8_original_in_an_object_of_the_changed_assertions_signature(people):
     root = _assertion_signed(people)
     signed = root.find(q("saml:Assertion"))
-    copy = deepcopy(signed)
-    copy.remove(copy.find(q("ds:Signature")))
+    copy = unsigned_copy(signed)
     set_name_id(signed, "ada@acme.example")
     ET.SubElement(signed.find(q("ds:Signature")), q("ds:Object")).append(copy)
     assert_refused(people, people.post(dump(root)), "wrapping")
