@@ -345,7 +345,7 @@ def authn_request_create(conn: Any, urls: SpUrls, *, state: dict[str, Any]) -> s
     client = client_for(conn, urls)
     request_id, info = client.prepare_for_authenticate(
         entityid=conn.idp_entity_id,
-        relay_state=state.get("next", "/"),
+        relay_state=state.get("next") or "/",
         binding=BINDING_HTTP_REDIRECT,
         sign=True,
         sigalg=SIG_RSA_SHA256,

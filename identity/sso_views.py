@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.selectors import AuditFilter, audit_page
 from governance import rbac
-from governance.access import OrgView
+from governance.access import OrgView, has_admin_access
 from governance.exceptions import ServiceError
 from governance.models import Membership, Organization
 from identity import oidc, saml, services
@@ -67,7 +67,7 @@ def _start_state(request: HttpRequest, org: Organization) -> dict[str, Any]:
     test = request.GET.get("test") == "1"
     tester = _tester(request, org) if test else None
     return {
-        "next": safe_local_path(request.GET.get("next", "")) or f"/o/{org.slug}/",
+        "next": safe_local_path(request.GET.get("next", "")) or "",
         "test": test,
         "tester": tester.pk if tester else None,
     }
@@ -100,7 +100,7 @@ def finish(
             # login() keeps the session only for the same person: their other IdPs still count.
             vouched = request.session.get(SESSION_SSO_ORGS) or []
             request.session[SESSION_SSO_ORGS] = sorted({*vouched, org.pk})
-            target = safe_local_path(state.get("next") or "") or reverse("governance:home")
+            target = safe_local_path(state.get("next") or "") or _landing(org, user)
             return HttpResponseRedirect(target)
     event = services.sso_failure_record(
         org=org,
@@ -114,6 +114,14 @@ def finish(
         {"reference": event.pk, "org": org},
         status=403,
     )
+
+
+def _landing(org: Organization, user: Any) -> str:
+    """Where a sign-in without a `next` lands: the org's Overview for those with an
+    administrative role, their own access page for everyone else."""
+    membership = Membership.objects.get(org=org, user=user)
+    name = "governance:overview" if has_admin_access(membership) else "governance:me"
+    return reverse(name, args=[org.slug])
 
 
 def _finish_test(
@@ -239,7 +247,7 @@ def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
             raise SsoFailure("This assertion was used before (a replayed response); refused.")
         assertion = saml_assertion(conn, result)
         if state is None:  # IdP-initiated: go where the IdP's RelayState says, if local
-            state = {"next": safe_local_path(relay) or f"/o/{slug}/"}
+            state = {"next": safe_local_path(relay) or ""}
     except SsoFailure as exc:
         return finish(request, org=org, protocol="saml", state=state or {}, failure=exc.message)
     return finish(request, org=org, protocol="saml", state=state, assertion=assertion)

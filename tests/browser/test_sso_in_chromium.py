@@ -49,7 +49,7 @@ def test_sp_initiated_saml_sign_in_lands_in_the_dashboard(live_server, page, scr
     screenshot("sso-test-idp-page")
     page.fill("#idp-username", "ada")
     page.click("#idp-submit")
-    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.wait_for_url(re.compile(r"/o/acme/me/$"))
     assert "ada@acme.example" in page.inner_text("header")
     screenshot("sso-saml-signed-in")
 
@@ -106,7 +106,7 @@ def test_oidc_sign_in_through_oidc_providers_login_page(
         page.click("button[type=submit]")
         page.wait_for_selector("button[type=submit]")  # consent
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/o/acme/$"))
+        page.wait_for_url(re.compile(r"/o/acme/me/$"))
         assert "ada@acme.example" in page.inner_text("header")
         screenshot("sso-oidc-signed-in")
     finally:

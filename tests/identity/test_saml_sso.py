@@ -289,3 +289,17 @@ def test_saml_idp_set_command_fails_in_json_for_bad_input(org, tmp_path, capsys)
         assert exit_info.value.code == 2
         assert '"error"' in capsys.readouterr().err
     assert not SsoConnection.objects.filter(org=org).exclude(idp_entity_id="").exists()
+
+
+def test_without_next_a_member_lands_on_their_access_page_and_an_admin_on_the_overview(
+    saml_world,
+):
+    gov.membership_add(org=saml_world.org, email="ada@acme.example", actor=None)
+    request = saml_world.start()
+    response = saml_world.post(saml_world.respond(ADA, request))
+    assert response["Location"] == "/o/acme/me/"
+    admin = Person("admin@acme.example", "admin@acme.example")
+    client = Client()
+    request = saml_world.start(client)
+    response = saml_world.post(saml_world.respond(admin, request), client=client)
+    assert response["Location"] == "/o/acme/"
