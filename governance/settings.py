@@ -75,6 +75,9 @@ SIGNIN_MAX_FAILURES_PER_IP = env_int("GOVERNANCE_SIGNIN_MAX_FAILURES_PER_IP", 10
 SIGNIN_FAILURE_WINDOW_SECONDS = env_int("GOVERNANCE_SIGNIN_FAILURE_WINDOW", 900)
 # OIDC issuers must be https://; tests run a real provider on http://127.0.0.1.
 SSO_ALLOW_HTTP_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_HTTP_ISSUERS", False)
+# OIDC endpoints this server fetches must resolve to public addresses (no SSRF into the private
+# network) unless this is set, for an IdP that lives on your own network.
+SSO_ALLOW_PRIVATE_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS", False)
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the
 # request's own scheme and host (as validated by ALLOWED_HOSTS).
 PUBLIC_URL = os.environ.get("GOVERNANCE_PUBLIC_URL", "").rstrip("/")

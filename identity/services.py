@@ -342,6 +342,39 @@ def sso_saml_settings_set(
     return conn
 
 
+def _server_fetch_check(url: str, *, what: str) -> None:
+    """A URL this server will fetch (discovery, token, keys, userinfo) must be https:// and
+    resolve only to public addresses: an org admin must not make us read the cloud metadata
+    service or an internal host (SSRF). GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS admits an IdP on a
+    private network; GOVERNANCE_SSO_ALLOW_HTTP_ISSUERS admits http:// (the tests' loopback)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and settings.SSO_ALLOW_HTTP_ISSUERS):
+        raise ValidationFailed(f"The {what} {url!r} must be an https:// URL.", field="issuer")
+    if settings.SSO_ALLOW_PRIVATE_ISSUERS:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443)
+    except (OSError, UnicodeError) as exc:
+        raise ValidationFailed(
+            f"The host of the {what} ({parts.hostname}) does not resolve.", field="issuer"
+        ) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise ValidationFailed(
+                f"The {what} {url!r} resolves to {address}, a private or local address; we "
+                "do not fetch from those. For an IdP on your own network, set "
+                "GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS=1.",
+                field="issuer",
+            )
+
+
 def oidc_discover(issuer: str) -> dict[str, str]:
     """The provider's endpoints from `<issuer>/.well-known/openid-configuration`. Read when the
     admin saves the issuer, so a typo fails on the settings page, not at the first sign-in."""
@@ -359,6 +392,7 @@ def oidc_discover(issuer: str) -> dict[str, str]:
             "The issuer must be an https:// URL (for example https://acme.okta.com).",
             field="issuer",
         )
+    _server_fetch_check(issuer, what="issuer")
     url = f"{issuer}/.well-known/openid-configuration"
     try:
         response = requests.get(url, timeout=5, allow_redirects=False)
@@ -383,6 +417,9 @@ def oidc_discover(issuer: str) -> dict[str, str]:
         raise ValidationFailed(
             f"The discovery document lacks {', '.join(missing)}.", field="issuer"
         )
+    for key in ("token_endpoint", "jwks_uri", "userinfo_endpoint"):  # fetched by this server
+        if doc.get(key):
+            _server_fetch_check(str(doc[key]), what=key)
     algs = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
     sign_alg = "RS256" if "RS256" in algs else next((a for a in algs if a != "none"), "RS256")
     return {

@@ -84,6 +84,7 @@ def test_oidc_sign_in_through_oidc_providers_login_page(
     live_server, page, screenshot, org, admin, settings
 ):
     settings.SSO_ALLOW_HTTP_ISSUERS = True
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = True
     provider = OidcProvider(
         redirect_uri=live_server.url + "/sso/oidc/callback/",
         accounts={"okta-sub-ada": {"email": "ada@acme.example", "email_verified": True}},

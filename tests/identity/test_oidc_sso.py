@@ -39,6 +39,7 @@ def provider():
 @pytest.fixture
 def oidc_org(org, admin, provider, settings):
     settings.SSO_ALLOW_HTTP_ISSUERS = True  # the test provider serves plain HTTP on loopback
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = True
     sso.sso_oidc_configure(
         org=org, issuer=provider.issuer, client_id="gov", client_secret=SECRET, actor=admin.user
     )
@@ -194,6 +195,7 @@ def test_a_deactivated_member_cannot_sign_in_with_oidc(oidc_org, client):
 
 def test_the_discovery_document_is_read_when_the_issuer_is_saved(org, admin, provider, settings):
     settings.SSO_ALLOW_HTTP_ISSUERS = True
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = True
     conn = sso.sso_oidc_configure(
         org=org,
         issuer=provider.issuer + "/",
@@ -219,6 +221,7 @@ def test_the_discovery_document_is_read_when_the_issuer_is_saved(org, admin, pro
 )
 def test_a_bad_issuer_is_refused_and_changes_nothing(org, admin, settings, issuer, message):
     settings.SSO_ALLOW_HTTP_ISSUERS = True
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = True
     before = AuditEvent.objects.count()
     with pytest.raises(ValidationFailed, match=message):
         sso.sso_oidc_configure(
@@ -230,6 +233,7 @@ def test_a_bad_issuer_is_refused_and_changes_nothing(org, admin, settings, issue
 
 def test_an_issuer_that_names_another_issuer_is_refused(org, admin, provider, settings):
     settings.SSO_ALLOW_HTTP_ISSUERS = True
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = True
     with pytest.raises(ValidationFailed, match="names the issuer"):
         sso.sso_oidc_configure(
             org=org,
@@ -287,3 +291,22 @@ def test_the_provider_reporting_an_error_is_explained(oidc_org, client):
     assert response.status_code == 403
     assert "access_denied" in failure_reason() and "User not assigned" in failure_reason()
     assert AuditEvent.objects.filter(action="sso.login_failed").latest("id").org == oidc_org
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://127.0.0.1:8443",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.7",
+        "https://[::1]:8443",
+        "https://localhost:8443",
+    ],
+)
+def test_an_issuer_on_a_private_or_local_address_is_not_fetched(org, admin, settings, issuer):
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = False
+    with pytest.raises(ValidationFailed, match="private or local address"):
+        sso.sso_oidc_configure(
+            org=org, issuer=issuer, client_id="gov", client_secret=SECRET, actor=admin.user
+        )
+    assert not SsoConnection.objects.filter(org=org).exclude(oidc_issuer="").exists()
