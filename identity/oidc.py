@@ -24,6 +24,7 @@ from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from governance import crypto
+from governance.exceptions import ServiceError
 from identity.exceptions import SsoFailure
 
 LEEWAY_SECONDS = 120
@@ -113,6 +114,16 @@ class OrgOIDCBackend(OIDCAuthenticationBackend):
 
     def exchange(self, *, code: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """Code → tokens (with the PKCE verifier) → verified ID token claims, or SsoFailure."""
+        from identity.services import server_fetch_check
+
+        for url, what in (
+            (self.OIDC_OP_TOKEN_ENDPOINT, "token endpoint"),
+            (self.OIDC_OP_JWKS_ENDPOINT, "keys URL"),
+        ):
+            try:  # again at sign-in: DNS may point elsewhere than when the issuer was saved
+                server_fetch_check(url, what=what)
+            except ServiceError as exc:
+                raise SsoFailure(exc.message) from exc
         try:
             tokens = self.get_token(
                 {

@@ -342,7 +342,7 @@ def sso_saml_settings_set(
     return conn
 
 
-def _server_fetch_check(url: str, *, what: str) -> None:
+def server_fetch_check(url: str, *, what: str) -> None:
     """A URL this server will fetch (discovery, token, keys, userinfo) must be https:// and
     resolve only to public addresses: an org admin must not make us read the cloud metadata
     service or an internal host (SSRF). GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS admits an IdP on a
@@ -392,7 +392,7 @@ def oidc_discover(issuer: str) -> dict[str, str]:
             "The issuer must be an https:// URL (for example https://acme.okta.com).",
             field="issuer",
         )
-    _server_fetch_check(issuer, what="issuer")
+    server_fetch_check(issuer, what="issuer")
     url = f"{issuer}/.well-known/openid-configuration"
     try:
         response = requests.get(url, timeout=5, allow_redirects=False)
@@ -419,7 +419,7 @@ def oidc_discover(issuer: str) -> dict[str, str]:
         )
     for key in ("token_endpoint", "jwks_uri", "userinfo_endpoint"):  # fetched by this server
         if doc.get(key):
-            _server_fetch_check(str(doc[key]), what=key)
+            server_fetch_check(str(doc[key]), what=key)
     algs = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
     sign_alg = "RS256" if "RS256" in algs else next((a for a in algs if a != "none"), "RS256")
     return {

@@ -310,3 +310,11 @@ def test_an_issuer_on_a_private_or_local_address_is_not_fetched(org, admin, sett
             org=org, issuer=issuer, client_id="gov", client_secret=SECRET, actor=admin.user
         )
     assert not SsoConnection.objects.filter(org=org).exclude(oidc_issuer="").exists()
+
+
+def test_sign_in_refuses_a_token_endpoint_that_now_resolves_privately(oidc_org, client, settings):
+    # Saved while allowed (the test provider is on loopback); then the guard is back on.
+    settings.SSO_ALLOW_PRIVATE_ISSUERS = False
+    response = sign_in(client, "okta-sub-ada")
+    assert response.status_code == 403
+    assert "private or local address" in failure_reason()
