@@ -339,9 +339,26 @@ def _request_key(org_id: int, request_id: str) -> str:
     return f"sso:saml:request:{org_id}:{digest}"
 
 
-def authn_request_create(conn: Any, urls: SpUrls, *, state: dict[str, Any]) -> str:
-    """A signed AuthnRequest (HTTP-Redirect, RSA-SHA256); returns the IdP URL to send the
-    browser to. `state` (next path, test mode) is kept server-side under the request ID."""
+BROWSER_COOKIE = "gov_saml"  # digests of the requests this browser started (login CSRF guard)
+
+
+def request_digest(request_id: str) -> str:
+    return hashlib.sha256(f"saml-request\0{request_id}".encode()).hexdigest()[:32]
+
+
+def browser_cookie_value(current: str, request_id: str) -> str:
+    """The cookie after starting `request_id`: the five most recent digests."""
+    digests = [d for d in current.split(".") if re.fullmatch(r"[0-9a-f]{32}", d)][-4:]
+    return ".".join([*digests, request_digest(request_id)])
+
+
+def browser_started(cookie: str, request_id: str) -> bool:
+    return request_digest(request_id) in cookie.split(".")
+
+
+def authn_request_create(conn: Any, urls: SpUrls, *, state: dict[str, Any]) -> tuple[str, str]:
+    """A signed AuthnRequest (HTTP-Redirect, RSA-SHA256); returns (request ID, the IdP URL to
+    send the browser to). `state` (next path, test mode) is kept server-side under the ID."""
     client = client_for(conn, urls)
     request_id, info = client.prepare_for_authenticate(
         entityid=conn.idp_entity_id,
@@ -352,7 +369,7 @@ def authn_request_create(conn: Any, urls: SpUrls, *, state: dict[str, Any]) -> s
         digest_alg=DIGEST_SHA256,
     )
     cache.set(_request_key(conn.org_id, request_id), state, REQUEST_TTL)
-    return dict(info["headers"])["Location"]
+    return request_id, dict(info["headers"])["Location"]
 
 
 def request_consume(org_id: int, request_id: str) -> dict[str, Any] | None:

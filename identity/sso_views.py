@@ -198,8 +198,21 @@ def saml_login(request: HttpRequest, slug: str) -> HttpResponse:
     if conn is None or not conn.saml_ready:
         raise Http404("SAML sign-in is not configured for this organization.")
     urls = saml.sp_urls(base_url(request), slug)
-    location = saml.authn_request_create(conn, urls, state=_start_state(request, org))
-    return HttpResponseRedirect(location)
+    request_id, location = saml.authn_request_create(conn, urls, state=_start_state(request, org))
+    response = HttpResponseRedirect(location)
+    # The IdP's answer comes back as a cross-site POST, which carries only SameSite=None
+    # cookies: this one says which requests this browser started, so a response obtained in
+    # another browser (an attacker's own sign-in) cannot sign this one in (login CSRF).
+    response.set_cookie(
+        saml.BROWSER_COOKIE,
+        saml.browser_cookie_value(request.COOKIES.get(saml.BROWSER_COOKIE, ""), request_id),
+        max_age=saml.REQUEST_TTL,
+        path="/sso/saml/",
+        secure=True,
+        httponly=True,
+        samesite="None",
+    )
+    return response
 
 
 _IN_RESPONSE_TO = re.compile(rb'InResponseTo="([A-Za-z0-9_\-.:]{1,200})"')
@@ -235,6 +248,14 @@ def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
                 raise SsoFailure(
                     "InResponseTo does not match a sign-in request we sent (unknown, expired "
                     "after 10 minutes, or already answered)."
+                )
+            if not saml.browser_started(
+                request.COOKIES.get(saml.BROWSER_COOKIE, ""), in_response_to
+            ):
+                raise SsoFailure(
+                    "This browser did not start the sign-in this response answers (a response "
+                    "from another browser is refused: login CSRF). Start again from the "
+                    "sign-in page; the browser must accept cookies."
                 )
         elif not conn.allow_idp_initiated:
             raise SsoFailure(

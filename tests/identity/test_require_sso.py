@@ -24,7 +24,7 @@ def passed_test(world) -> None:
     admin_client = Client()
     admin_client.force_login(world.admin.user)
     request = world.start(admin_client, test=True)
-    world.post(world.respond(ADA, request), client=Client())
+    world.post(world.respond(ADA, request), client=admin_client)
     assert SsoConnection.objects.get(org=world.org).saml_tested_at is not None
 
 

@@ -397,7 +397,16 @@ def test_a_response_retargeted_at_another_pending_request_is_refused(people):
     # The assertion (signed) answers request A; the unsigned Response envelope is edited to
     # claim it answers request B, which is also pending.
     first = people.start()
-    second = people.start(Client())
+    second = people.start()
     root = parse(people.respond(EVE, first))
     root.set("InResponseTo", second["id"])
     assert_refused(people, people.post(dump(root)), "another request")
+
+
+def test_a_response_started_in_another_browser_is_refused(people):
+    # Login CSRF: Eve starts a sign-in in her own browser, gets the IdP's answer for her own
+    # account, and makes Ada's browser post it. Ada's browser never started that request.
+    eves_browser = Client()
+    request = people.start(eves_browser)
+    xml = people.respond(EVE, request)
+    assert_refused(people, people.post(xml), "did not start the sign-in")

@@ -181,7 +181,7 @@ def test_saml_test_connection_shows_what_the_idp_sent_and_signs_nobody_in(saml_w
     admin_client = Client()
     admin_client.force_login(saml_world.admin.user)
     request = saml_world.start(admin_client, test=True)
-    response = saml_world.post(saml_world.respond(ADA, request), client=Client())
+    response = saml_world.post(saml_world.respond(ADA, request), client=admin_client)
     assert response.status_code == 302 and "/settings/sso/test/" in response["Location"]
     page = admin_client.get(response["Location"]).content.decode()
     assert "Failed" in page and "no account for ada@acme.example" in page.lower()
@@ -190,7 +190,7 @@ def test_saml_test_connection_shows_what_the_idp_sent_and_signs_nobody_in(saml_w
 
     gov.membership_add(org=saml_world.org, email="ada@acme.example", actor=None)
     request = saml_world.start(admin_client, test=True)
-    response = saml_world.post(saml_world.respond(ADA, request), client=Client())
+    response = saml_world.post(saml_world.respond(ADA, request), client=admin_client)
     page = admin_client.get(response["Location"]).content.decode()
     assert "Succeeded" in page and "would link to ada@acme.example" in page
     assert "firstName" in page and "Engineering" in page
@@ -204,7 +204,7 @@ def test_a_test_failure_explains_the_reason_on_the_result_page(saml_world):
     admin_client.force_login(saml_world.admin.user)
     request = saml_world.start(admin_client, test=True)
     xml = saml_world.respond(ADA, request, sha1=True)
-    response = saml_world.post(xml, client=Client())
+    response = saml_world.post(xml, client=admin_client)
     page = admin_client.get(response["Location"]).content.decode()
     assert "Failed" in page and "RSA-SHA256" in page
 
@@ -218,7 +218,7 @@ def test_another_orgs_test_result_is_not_readable(saml_world, other_org, make_me
     admin_client = Client()
     admin_client.force_login(saml_world.admin.user)
     request = saml_world.start(admin_client, test=True)
-    location = saml_world.post(saml_world.respond(ADA, request), client=Client())["Location"]
+    location = saml_world.post(saml_world.respond(ADA, request), client=admin_client)["Location"]
     outsider = make_member(other_org, "boss@globex.example", "admin")
     client = Client()
     client.force_login(outsider.user)
