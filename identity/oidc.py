@@ -140,6 +140,8 @@ class OrgOIDCBackend(OIDCAuthenticationBackend):
             raise SsoFailure(
                 f"The provider refused the authorization code ({body[:200] or type(exc).__name__})."
             ) from exc
+        except ValueError as exc:  # not JSON
+            raise SsoFailure("The provider's token response is not JSON.") from exc
         id_token = tokens.get("id_token") if isinstance(tokens, dict) else None
         if not id_token:
             raise SsoFailure(
@@ -147,8 +149,12 @@ class OrgOIDCBackend(OIDCAuthenticationBackend):
             )
         try:
             claims = self.verify_token(id_token, nonce=nonce)
-        except SuspiciousOperation as exc:
+        except (SuspiciousOperation, jwt.PyJWTError) as exc:
             raise SsoFailure(f"The ID token was refused: {exc}.") from exc
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed token or key set
+            raise SsoFailure(
+                f"The ID token or the provider's keys are malformed ({exc!r})."
+            ) from exc
         except requests.RequestException as exc:
             raise SsoFailure(f"Could not read the provider's keys ({type(exc).__name__}).") from exc
         if "email" not in claims and self.OIDC_OP_USER_ENDPOINT and tokens.get("access_token"):

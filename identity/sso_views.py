@@ -92,7 +92,7 @@ def finish(
     if failure is None and assertion is not None and org is not None:
         try:
             user = services.sso_sign_in(org=org, assertion=assertion)
-        except SsoFailure as exc:
+        except ServiceError as exc:  # SsoFailure, or what JIT refuses (a malformed e-mail…)
             failure = exc.message
         else:
             request.login_method = protocol  # type: ignore[attr-defined]

@@ -303,3 +303,12 @@ def test_without_next_a_member_lands_on_their_access_page_and_an_admin_on_the_ov
     request = saml_world.start(client)
     response = saml_world.post(saml_world.respond(admin, request), client=client)
     assert response["Location"] == "/o/acme/"
+
+
+def test_jit_refuses_a_malformed_email_with_a_reason_not_a_server_error(saml_world):
+    sso.sso_jit_set(org=saml_world.org, enabled=True, actor=None)
+    request = saml_world.start()
+    odd = Person("00u-odd", "not valid@acme.example")
+    assert saml_world.post(saml_world.respond(odd, request)).status_code == 403
+    assert "not a valid e-mail address" in reason()
+    assert not User.objects.filter(email__icontains="not valid").exists()
