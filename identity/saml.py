@@ -381,10 +381,6 @@ def request_consume(org_id: int, request_id: str) -> dict[str, Any] | None:
     return state
 
 
-def request_peek(org_id: int, request_id: str) -> dict[str, Any] | None:
-    return cache.get(_request_key(org_id, request_id))
-
-
 # --- Responses -----------------------------------------------------------------------------
 
 

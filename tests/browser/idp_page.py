@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from tests.identity.saml_idp import Person, TestIdp, b64
 
@@ -73,7 +73,3 @@ class IdpPage:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-    @staticmethod
-    def path_of(url: str) -> str:
-        return urlparse(url).path
