@@ -185,6 +185,7 @@ def start_server(port: int) -> subprocess.Popen:
             os.environ.get("BENCH_THREADS", "2"),
             "--log-level",
             "warning",
+            *(["--preload"] if os.environ.get("BENCH_PRELOAD", "1") == "1" else []),
         ],
         cwd=ROOT,
         env={**os.environ, **ENV},

@@ -38,6 +38,7 @@ from governance.models import (
     name_key,
 )
 from identity.models import User
+from identity.selectors import user_by_email
 from identity.services import (
     clean_email,
     generate_password,
@@ -144,7 +145,7 @@ def membership_add(
     email = clean_email(email)
     # No org-wide lock: the unique constraints on (org, user) and on LOWER(email) decide
     # concurrent adds of one person, and the loser gets a Conflict.
-    user = User.objects.filter(email__lower=email.lower()).first()
+    user = user_by_email(email)
     if user is not None and Membership.objects.filter(org=org, user=user).exists():
         raise Conflict(f"{email} is already a member of {org.name}.", field="email")
     return membership_insert(

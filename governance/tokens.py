@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
@@ -31,13 +32,14 @@ def mint(kind: str) -> tuple[str, str, str]:
     return prefix, secret, token_hash(secret)
 
 
-def lookup(queryset: models.QuerySet[M], kind: str, secret: str) -> M | None:
-    """The row whose hash matches `secret`, or None. Hashes even when the prefix is unknown, so
-    timing does not tell known prefixes apart."""
+def lookup(fetch: Callable[[str], M | None], kind: str, secret: str) -> M | None:
+    """The row whose hash matches `secret`, or None; `fetch(prefix)` reads the row with that
+    public prefix. Hashes even when the prefix is unknown, so timing does not tell known
+    prefixes apart."""
     prefix = ""
     if secret.startswith(kind):
         prefix = secret[len(kind) :].split("_", 1)[0]
-    row = queryset.filter(prefix=prefix).first() if prefix else None
+    row = fetch(prefix) if prefix else None
     expected = getattr(row, "key_hash", _NO_MATCH)
     if hmac.compare_digest(expected, token_hash(secret)) and row is not None:
         return row

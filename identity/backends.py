@@ -4,6 +4,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
 from identity.models import User, normalize_email
+from identity.selectors import user_by_email
 
 
 class EmailBackend(ModelBackend):
@@ -20,7 +21,7 @@ class EmailBackend(ModelBackend):
         email = normalize_email(username or str(kwargs.get("email") or ""))
         if not email or password is None:
             return None
-        user = User.objects.filter(email__lower=email.lower()).first()
+        user = user_by_email(email)
         if user is None:
             User().set_password(password)
             return None

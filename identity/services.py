@@ -21,6 +21,7 @@ from governance import crypto
 from governance.exceptions import Conflict, ValidationFailed
 from identity.exceptions import SsoFailure
 from identity.models import User, UserSession, normalize_email
+from identity.selectors import user_by_email
 
 
 def clean_email(email: str) -> str:
@@ -165,7 +166,7 @@ def login_record_failure(*, email: str, reason: str, method: str = "password") -
     """A failed sign-in, in the audit log of every org the e-mail belongs to (or in no org's log
     when the e-mail is unknown). The caller's answer to the browser does not depend on which."""
     email = normalize_email(email)[:254]
-    user = User.objects.filter(email__lower=email.lower()).first() if email else None
+    user = user_by_email(email) if email else None
     override = (ActorKind.ANONYMOUS, "", email or "(no e-mail)")
     orgs: Iterable[object] = _orgs_for_event(user) if user else [None]
     for org in orgs or [None]:
@@ -655,7 +656,7 @@ def sso_resolve(*, org: Any, assertion: SsoAssertion) -> tuple[Any, Any | None, 
                 "is not verified by the IdP or not in a domain this organization claims, so it "
                 "cannot be linked to an account. Add the domain under SSO → Domains."
             )
-        user = User.objects.filter(email__lower=assertion.email.lower()).first()
+        user = user_by_email(assertion.email)
         if user is not None:
             other = SsoIdentity.objects.filter(org=org, issuer=assertion.issuer, user=user).first()
             if other is not None:

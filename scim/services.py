@@ -27,8 +27,7 @@ from governance.models import (
     TeamMembership,
     name_key,
 )
-from identity.models import User
-from identity.services import clean_email
+from identity.selectors import user_by_email
 from scim import mapping
 from scim.adapters import GroupChange, UserFields
 from scim.choices import Direction, SyncStatus, SyncTrigger
@@ -193,7 +192,7 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
     with audit_batch():  # its user, member and SCIM events in one INSERT
         email = fields.primary_email or placeholder_email(org, fields.user_name)
         roles = _resolve_roles(org, fields.roles or [])  # refuse before writing anything
-        user = User.objects.filter(email__lower=clean_email(email)).first()
+        user = user_by_email(email)
         membership = None
         if user is not None:  # someone who already exists here or in another organization
             membership = (

@@ -27,7 +27,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 "Send the API key as 'Authorization: Bearer gov_...'."
             )
         key = tokens.lookup(
-            ApiKey.objects.select_related("membership__user", "membership__org"),
+            lambda prefix: (
+                ApiKey.objects.select_related("membership__user", "membership__org")
+                .filter(prefix=prefix)
+                .first()
+            ),
             API_KEY_PREFIX,
             secret,
         )

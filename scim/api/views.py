@@ -49,9 +49,7 @@ def authenticate(request: HttpRequest) -> ScimToken | None:
     scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    token = tokens.lookup(
-        ScimToken.objects.select_related("org"), SCIM_TOKEN_PREFIX, secret.strip()
-    )
+    token = tokens.lookup(selectors.scim_token_by_prefix, SCIM_TOKEN_PREFIX, secret.strip())
     return token if token is not None and token.revoked_at is None else None
 
 
@@ -71,9 +69,12 @@ def _count_use(key: str) -> int:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         key = backend.make_and_validate_key(key)
-        client = backend._cache.get_client(key, write=True)
-        with client.pipeline() as pipe:
-            used, _ = pipe.incr(key).expire(key, 90).execute()
+        # Django builds a new client object on every get_client(); one per backend (they are
+        # per thread) is enough. No MULTI/EXEC: INCR then EXPIRE on one connection suffices.
+        client = getattr(backend, "_rate_client", None)
+        if client is None:
+            client = backend._rate_client = backend._cache.get_client(key, write=True)
+        used, _ = client.pipeline(transaction=False).incr(key).expire(key, 90).execute()
         return int(used)
     backend.add(key, 0, timeout=90)
     try:

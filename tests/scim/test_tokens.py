@@ -9,6 +9,7 @@ from django.core.management import call_command
 from audit.models import AuditEvent
 from governance import tokens
 from scim.models import ScimToken
+from scim.selectors import scim_token_by_prefix
 from scim.services import scim_token_create, scim_token_revoke
 
 
@@ -23,8 +24,10 @@ def test_token_is_stored_only_as_an_hmac_and_audited(org, admin):
 
 def test_lookup_finds_the_token_and_refuses_near_misses(org):
     token, secret = scim_token_create(org=org, actor=None)
-    qs = ScimToken.objects.all()
-    assert tokens.lookup(qs, "scim_", secret) == token
+    fetch = scim_token_by_prefix
+    found = tokens.lookup(fetch, "scim_", secret)
+    assert found == token and found.org == org and found.org.name == org.name
+    assert found.created_at == token.created_at and found.revoked_at is None
     for wrong in [
         secret + "x",
         secret[:-1],
@@ -33,7 +36,7 @@ def test_lookup_finds_the_token_and_refuses_near_misses(org):
         "gov_x_y",
         secret.replace("scim_", "gov_"),
     ]:
-        assert tokens.lookup(qs, "scim_", wrong) is None, wrong
+        assert tokens.lookup(fetch, "scim_", wrong) is None, wrong
 
 
 def test_revoke_is_audited_once(org, admin):
@@ -51,7 +54,7 @@ def test_scim_token_create_command_prints_json(org):
     body = json.loads(out.getvalue())
     token = ScimToken.objects.get(pk=body["token_id"])
     assert body["org"] == "acme" and body["label"] == "Entra"
-    assert tokens.lookup(ScimToken.objects.all(), "scim_", body["token"]) == token
+    assert tokens.lookup(scim_token_by_prefix, "scim_", body["token"]) == token
     e = AuditEvent.objects.get(action="scim.token_created")
     assert e.actor_label == "manage.py scim_token_create"
 
