@@ -137,15 +137,6 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Parameters bound by the server, and a statement run 5 times on a connection is
-        # prepared: PostgreSQL then skips parsing and planning it (a third of its CPU per SCIM
-        # create). Behind PgBouncer in transaction mode without max_prepared_statements, set
-        # GOVERNANCE_DB_PREPARED_STATEMENTS=0.
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            server_side_binding=True,
-            prepare_threshold=5 if env_bool("GOVERNANCE_DB_PREPARED_STATEMENTS", True) else None,
-        )
 else:
     DATABASES = {
         "default": {

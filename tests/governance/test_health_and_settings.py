@@ -78,18 +78,12 @@ def test_a_good_configuration_starts():
 
 def test_cookies_are_secure_by_default_and_switchable():
     assert django_settings.SESSION_COOKIE_SECURE and django_settings.CSRF_COOKIE_SECURE
-    insecure = {"DJANGO_SECURE_COOKIES": "0"}
-    assert settings_value(insecure, "(settings.SESSION_COOKIE_SECURE, settings.DEBUG)") == (
-        "(False, False)"
-    )
-
-
-def settings_value(env: dict[str, str], expression: str) -> str:
     r = subprocess.run(
         [
             sys.executable,
             "-c",
-            f"import django; django.setup(); from django.conf import settings; print({expression})",
+            "import django; django.setup(); from django.conf import settings;"
+            "print(settings.SESSION_COOKIE_SECURE, settings.DEBUG)",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -99,41 +93,7 @@ def settings_value(env: dict[str, str], expression: str) -> str:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "governance.settings",
             "DJANGO_SECRET_KEY": "x" * 40,
-            **env,
+            "DJANGO_SECURE_COOKIES": "0",
         },
     )
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
-def test_postgresql_binds_on_the_server_and_prepares_repeated_statements_unless_told_not_to():
-    pg = {"DATABASE_URL": "postgres://u@db.example:5432/gov"}
-    options = "settings.DATABASES['default']['OPTIONS']"
-    assert settings_value(pg, options) == "{'server_side_binding': True, 'prepare_threshold': 5}"
-    off = {**pg, "GOVERNANCE_DB_PREPARED_STATEMENTS": "0"}  # PgBouncer in transaction mode
-    assert (
-        settings_value(off, options) == "{'server_side_binding': True, 'prepare_threshold': None}"
-    )
-    assert (
-        settings_value(
-            {"DATABASE_URL": ""},
-            "'server_side_binding' in settings.DATABASES['default']['OPTIONS']",
-        )
-        == "False"
-    )
-
-
-@pytest.mark.django_db
-def test_a_statement_run_five_times_is_prepared_on_postgresql():
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite has no prepared statements (make test runs it there)")
-    from identity.selectors import user_by_email
-
-    for _ in range(6):
-        user_by_email("nobody@example.com")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any('LOWER(u."email") = $1' in s for s in prepared), prepared
+    assert r.stdout.split() == ["False", "False"]
