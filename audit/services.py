@@ -12,6 +12,7 @@ from django.db import connection, models
 from audit.choices import ActorKind, AuditAction
 from audit.context import current_context
 from audit.models import AuditEvent
+from governance import rows
 
 
 @runtime_checkable
@@ -113,4 +114,4 @@ def audit_batch() -> Iterator[None]:
     finally:
         _pending.reset(reset)
     if events:
-        AuditEvent.objects.bulk_create(events)
+        rows.insert_many(events)

@@ -1,7 +1,8 @@
-"""Hand-written reads for the few paths that run on every request, where compiling an ORM
-query costs several times more CPU than running it (the SCIM token check: ~0.5 ms of
-compilation for a 0.07 ms indexed read). The rows still become model instances the way the
-ORM makes them: every concrete column, through the same database converters."""
+"""Hand-written SQL for the few statements that run on every SCIM request, where compiling an
+ORM query costs several times more CPU than running it (the token check: ~0.5 ms of
+compilation for a 0.07 ms indexed read). Rows still become model instances the way the ORM
+makes them (every concrete column, through the same database converters), and inserted values
+go through the same field methods as `save()`."""
 
 from __future__ import annotations
 
@@ -30,3 +31,39 @@ def instance(model: type[M], values: Sequence[Any], using: str = "default") -> M
             value = conv(value, col, connection)
         converted.append(value)
     return model.from_db(using, [f.attname for f in fields], converted)
+
+
+def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
+    """Insert new instances of one model with `INSERT ... VALUES (...), (...) RETURNING pk` and
+    set their primary keys: what `bulk_create` does, without the query compiler and without
+    Django 5.2's UNNEST form on PostgreSQL, whose text arrays psycopg escapes in Python. For
+    the audit events of one change (a SCIM create writes three): 0.5 ms of CPU less per create.
+    Values go through each field's own `pre_save` and `get_db_prep_save`, as in `save()`."""
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
+        model._default_manager.using(using).bulk_create(objs)
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    qn = connection.ops.quote_name
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))  # SQLite's variable limit
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            batch = objs[start : start + size]
+            params = [
+                f.get_db_prep_save(f.pre_save(obj, True), connection)
+                for obj in batch
+                for f in fields
+            ]
+            cursor.execute(
+                f"{head}{', '.join([row] * len(batch))} RETURNING {qn(meta.pk.column)}", params
+            )
+            for obj, (pk,) in zip(batch, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = using
