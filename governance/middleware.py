@@ -27,10 +27,35 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
     @staticmethod
-    def refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    def refuse(
+        request: HttpRequest, status: int, code: str, message: str, scim_type: str | None = None
+    ) -> HttpResponse:
         """In the error shape of the door that was knocked on: SCIM or the REST API."""
         if request.path.startswith("/scim/"):
             from scim.responses import scim_error
 
-            return scim_error(status, message, "invalidSyntax" if status == 400 else None)
+            if scim_type is None and status == 400:
+                scim_type = "invalidSyntax"
+            return scim_error(status, message, scim_type)
         return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+class NulCharacterMiddleware:
+    """Refuse a query string holding U+0000: PostgreSQL text cannot store or compare it, so a
+    search or filter parameter carrying one would fail in the database. Forms and the REST API's
+    serializers refuse it in bodies themselves; SCIM checks its JSON bodies."""
+
+    MESSAGE = "A query parameter contains a NUL character (%00); remove it and try again."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.META.get("QUERY_STRING", "")
+        if ("%00" in raw or "\x00" in raw) and any(
+            "\x00" in part for key, values in request.GET.lists() for part in (key, *values)
+        ):
+            return BodySizeLimitMiddleware.refuse(
+                request, 400, "bad_request", self.MESSAGE, "invalidValue"
+            )
+        return self.get_response(request)

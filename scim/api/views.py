@@ -84,6 +84,24 @@ def _count_use(key: str) -> int:
         return 1
 
 
+NUL_DETAIL = (
+    "The request contains a NUL character (\\u0000), which no SCIM attribute may hold; "
+    "remove it and send the request again."
+)
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a string anywhere in a decoded JSON body holds U+0000, which PostgreSQL text
+    cannot store: refused up front instead of failing in the database."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _status_of(exc: ServiceError) -> tuple[int, str | None]:
     if isinstance(exc, ScimError):
         return exc.status, exc.scim_type
@@ -290,11 +308,14 @@ class ScimResourceView(ScimView):
 
     def read_json(self) -> Any:
         try:
-            return self.load_body(self.request.body)
+            body = self.load_body(self.request.body)
         except Exception as exc:  # django-scim2 raises its own BadRequestError
             raise ScimError(
                 "The body is not valid JSON.", status=400, scim_type="invalidSyntax"
             ) from exc
+        if _has_nul(body):
+            raise ScimError(NUL_DETAIL, status=400, scim_type="invalidValue")
+        return body
 
     def paging(self, params: Any) -> tuple[int, int]:
         start = max(1, _int_param(params.get("startIndex"), "startIndex", 1))

@@ -218,3 +218,41 @@ def test_malformed_and_wrong_bodies_are_400_and_change_nothing(scim):
     assert_scim_error(scim("POST", "/Users", okta_user(name="Ada")), 400, "invalidValue")
     assert_scim_error(scim("POST", "/Users", okta_user(emails=[{"type": "work"}])), 400)
     assert ScimUser.objects.count() == 0 and AuditEvent.objects.count() == before
+
+
+def test_a_nul_character_anywhere_is_400_never_a_database_error(scim):
+    """PostgreSQL text cannot hold U+0000: refused with a SCIM error before any write."""
+    scim("POST", "/Users", okta_user())
+    user_id = ScimUser.objects.get().scim_id
+    group = scim("POST", "/Groups", {"displayName": "Eng"}).json()["id"]
+    before = AuditEvent.objects.count()
+    nul = "a\x00b"
+    for method, path, body in [
+        ("POST", "/Users", okta_user(userName=f"{nul}@example.com")),
+        ("POST", "/Users", okta_user(emails=[{"value": f"{nul}@example.com", "primary": True}])),
+        ("POST", "/Users", okta_user(name={"givenName": nul, "familyName": "L"})),
+        ("POST", "/Users", {**okta_user(), nul: "x"}),
+        ("PUT", f"/Users/{user_id}", okta_user(displayName=nul)),
+        (
+            "PATCH",
+            f"/Users/{user_id}",
+            {
+                "schemas": [PATCH_URN],
+                "Operations": [{"op": "replace", "path": "title", "value": nul}],
+            },
+        ),
+        (
+            "PATCH",
+            f"/Groups/{group}",
+            {
+                "schemas": [PATCH_URN],
+                "Operations": [{"op": "Replace", "path": "displayName", "value": nul}],
+            },
+        ),
+        ("POST", "/Users/.search", {"filter": f'userName eq "{nul}"'}),
+        ("GET", "/Users?filter=userName%20eq%20%22a%00b%22", None),
+        ("GET", "/Groups?attributes=display%00Name", None),
+    ]:
+        assert_scim_error(scim(method, path, body), 400, "invalidValue")
+    assert AuditEvent.objects.count() == before
+    assert ScimUser.objects.count() == 1
