@@ -84,22 +84,29 @@ def _count_use(key: str) -> int:
         return 1
 
 
-NUL_DETAIL = (
-    "The request contains a NUL character (\\u0000), which no SCIM attribute may hold; "
-    "remove it and send the request again."
-)
-
-
-def _has_nul(value: Any) -> bool:
-    """True when a string anywhere in a decoded JSON body holds U+0000, which PostgreSQL text
-    cannot store: refused up front instead of failing in the database."""
+def _unstorable(value: Any) -> str | None:
+    """Why a decoded JSON body cannot be stored as text, or None. PostgreSQL text cannot hold
+    U+0000, and an unpaired UTF-16 surrogate (JSON lets `\\ud800` through) is not UTF-8 at
+    all: both are refused up front instead of failing in the database."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "a NUL character (\\u0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "an unpaired surrogate (\\ud800-\\udfff), which is not a character"
+        return None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        reason = _unstorable(item)
+        if reason is not None:
+            return reason
+    return None
 
 
 def _status_of(exc: ServiceError) -> tuple[int, str | None]:
@@ -313,8 +320,14 @@ class ScimResourceView(ScimView):
             raise ScimError(
                 "The body is not valid JSON.", status=400, scim_type="invalidSyntax"
             ) from exc
-        if _has_nul(body):
-            raise ScimError(NUL_DETAIL, status=400, scim_type="invalidValue")
+        reason = _unstorable(body)
+        if reason is not None:
+            raise ScimError(
+                f"The body holds {reason}, which no SCIM attribute may hold; remove it and "
+                "send the request again.",
+                status=400,
+                scim_type="invalidValue",
+            )
         return body
 
     def paging(self, params: Any) -> tuple[int, int]:

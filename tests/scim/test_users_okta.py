@@ -220,8 +220,9 @@ def test_malformed_and_wrong_bodies_are_400_and_change_nothing(scim):
     assert ScimUser.objects.count() == 0 and AuditEvent.objects.count() == before
 
 
-def test_a_nul_character_anywhere_is_400_never_a_database_error(scim):
-    """PostgreSQL text cannot hold U+0000: refused with a SCIM error before any write."""
+def test_a_nul_or_a_lone_surrogate_anywhere_is_400_never_a_database_error(scim):
+    """PostgreSQL text cannot hold U+0000, and "\\ud800" (valid JSON) is no UTF-8 at all:
+    refused with a SCIM error before any write."""
     scim("POST", "/Users", okta_user())
     user_id = ScimUser.objects.get().scim_id
     group = scim("POST", "/Groups", {"displayName": "Eng"}).json()["id"]
@@ -252,6 +253,9 @@ def test_a_nul_character_anywhere_is_400_never_a_database_error(scim):
         ("POST", "/Users/.search", {"filter": f'userName eq "{nul}"'}),
         ("GET", "/Users?filter=userName%20eq%20%22a%00b%22", None),
         ("GET", "/Groups?attributes=display%00Name", None),
+        ("POST", "/Users", okta_user(userName="\ud800@example.com")),
+        ("POST", "/Groups", {"displayName": "Eng \udfff"}),
+        ("POST", "/Users/.search", {"filter": 'userName eq "\ud83d"'}),
     ]:
         assert_scim_error(scim(method, path, body), 400, "invalidValue")
     assert AuditEvent.objects.count() == before
