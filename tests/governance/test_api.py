@@ -169,6 +169,7 @@ def test_writes_go_through_the_services_and_are_audited_with_the_key(client, org
     ("method", "path", "body", "status", "code"),
     [
         ("POST", "/api/v1/teams/", "{not json", 400, "parse_error"),
+        ("POST", "/api/v1/teams/", '{"name": ' + "[" * 5000 + "]" * 5000 + "}", 400, "parse_error"),
         ("POST", "/api/v1/teams/", "[]", 400, "invalid"),
         ("POST", "/api/v1/teams/", {"name": ["x"]}, 400, "invalid"),
         ("POST", "/api/v1/teams/", {}, 400, "invalid"),

@@ -212,6 +212,7 @@ def test_malformed_and_wrong_bodies_are_400_and_change_nothing(scim):
     before = AuditEvent.objects.count()
     assert_scim_error(scim("POST", "/Users", "{nope"), 400, "invalidSyntax")
     assert_scim_error(scim("POST", "/Users", "[]"), 400, "invalidSyntax")
+    assert_scim_error(scim("POST", "/Users", "[" * 5000 + "]" * 5000), 400, "invalidSyntax")
     assert_scim_error(scim("POST", "/Users", {"schemas": []}), 400, "invalidValue")
     assert_scim_error(scim("POST", "/Users", okta_user(userName=12.5)), 400)
     assert_scim_error(scim("POST", "/Users", okta_user(active="perhaps")), 400, "invalidValue")
