@@ -9,6 +9,7 @@ functional indexes are used. The tenant scope is applied by the caller, outside 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +168,14 @@ class _ScimTranspiler(Transpiler):
             parsed = parse_datetime(str(value)) if not isinstance(value, bool) else None
             if parsed is None:
                 raise InvalidFilter(f"{value!r} is not a date-time (use 2026-01-31T12:00:00Z).")
-            return parsed
+            if parsed.tzinfo is None:  # no offset: UTC, as meta dates are written
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            try:
+                return parsed.astimezone(dt.UTC)
+            except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the year 1 in UTC
+                raise InvalidFilter(
+                    f"{value!r} is outside the dates that can be compared."
+                ) from None
         if attr.kind == "uuid":
             try:
                 return uuid.UUID(str(value))

@@ -331,7 +331,8 @@ class ScimResourceView(ScimView):
         return body
 
     def paging(self, params: Any) -> tuple[int, int]:
-        start = max(1, _int_param(params.get("startIndex"), "startIndex", 1))
+        # Past 2**62 no page has rows, and OFFSET must stay a 64-bit integer in the database.
+        start = min(max(1, _int_param(params.get("startIndex"), "startIndex", 1)), 2**62)
         count = _int_param(params.get("count"), "count", settings.SCIM_MAX_RESULTS)
         return start, min(max(0, count), settings.SCIM_MAX_RESULTS)
 

@@ -122,6 +122,8 @@ def test_id_filter_and_tenant_scope(org, people):
         "active gt true",
         'active eq "maybe"',
         'meta.created gt "yesterday"',
+        'meta.lastModified gt "0001-01-01T00:00:00+14:00"',  # before year 1 in UTC
+        'meta.created gt "2026-13-45T99:00:00Z"',
         'id co "abc"',
         "",
         'userName eq "' + "x" * 3000 + '"',

@@ -143,6 +143,11 @@ def test_list_paging_per_rfc(scim):
     assert zero["startIndex"] == 1 and zero["itemsPerPage"] == 0 and zero["totalResults"] == 5
     capped = scim("GET", "/Users?count=100000").json()
     assert capped["itemsPerPage"] == 5
+    for huge in ["9223372036854775807", "99999999999999999999999", "-99999999999999999999"]:
+        far = scim("GET", f"/Users?startIndex={huge}&count=5")  # OFFSET stays a bigint
+        assert far.status_code == 200 and far.json()["totalResults"] == 5
+    naive = scim("GET", '/Users?filter=meta.created gt "2000-01-01T00:00:00"').json()
+    assert naive["totalResults"] == 5  # a date-time without an offset is UTC
     assert_scim_error(scim("GET", "/Users?count=lots"), 400, "invalidValue")
 
 
