@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db import connections, models
+from django.db.models import signals
 
 M = TypeVar("M", bound=models.Model)
 
@@ -33,19 +34,37 @@ def instance(model: type[M], values: Sequence[Any], using: str = "default") -> M
     return model.from_db(using, [f.attname for f in fields], converted)
 
 
+def insert(obj: models.Model, using: str = "default") -> None:
+    """`obj.save()` for a new instance, without the query compiler (~0.15 ms of CPU less). A
+    model that overrides `save()` (User does, for password hooks) is saved with it."""
+    if type(obj).save is not models.Model.save and obj._state.adding:
+        obj.save(force_insert=True, using=using)
+        return
+    insert_many([obj], using)
+
+
 def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
     """Insert new instances of one model with `INSERT ... VALUES (...), (...) RETURNING pk` and
     set their primary keys: what `bulk_create` does, without the query compiler and without
     Django 5.2's UNNEST form on PostgreSQL, whose text arrays psycopg escapes in Python. For
     the audit events of one change (a SCIM create writes three): 0.5 ms of CPU less per create.
-    Values go through each field's own `pre_save` and `get_db_prep_save`, as in `save()`."""
+    Values go through each field's own `pre_save` and `get_db_prep_save`, as in `save()`; a
+    model with save signal receivers is saved with `save()`, so that they still run."""
     if not objs:
         return
+    if any(not obj._state.adding for obj in objs):
+        raise ValueError("insert_many() writes new instances; update a stored one with save().")
     model = type(objs[0])
     connection = connections[using]
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        for obj in objs:  # someone listens to save(): keep its semantics
+            obj.save(force_insert=True, using=using)
+        return
     if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
         model._default_manager.using(using).bulk_create(objs)
         return
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="insert")  # as save() checks
     meta = model._meta
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
     qn = connection.ops.quote_name

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import AuditActor, audit_record
-from governance import rbac, tokens
+from governance import rbac, rows, tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
 from governance.exceptions import (
     Conflict,
@@ -193,7 +193,8 @@ def membership_insert(
             org=org,
         )
     try:
-        membership = Membership.objects.create(org=org, user=user, role=role, source=source)
+        membership = Membership(org=org, user=user, role=role, source=source)
+        rows.insert(membership)
     except IntegrityError as exc:
         raise Conflict(f"{email} is already a member of {org.name}.", field="email") from exc
     audit_record(

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import AuditActor, audit_batch, audit_record
+from governance import rows, tokens
 from governance import services as gov
-from governance import tokens
 from governance.choices import AssignmentSource, MembershipSource, RbacRole
 from governance.exceptions import Conflict, ValidationFailed
 from governance.models import (
@@ -167,7 +167,10 @@ def _sync_attribute_roles(membership: Membership, names: list[str], actor: Audit
 
 def _save(scim_user: ScimUser) -> None:
     try:
-        scim_user.save()
+        if scim_user._state.adding:
+            rows.insert(scim_user)
+        else:
+            scim_user.save()
     except IntegrityError as exc:  # a concurrent create or rename of the same userName
         raise ScimError(
             f"A user with userName {scim_user.user_name!r} already exists in this organization.",

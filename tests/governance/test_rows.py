@@ -1,0 +1,61 @@
+"""governance.rows: hand-written inserts behave as save() does, and step aside for save()
+where a model or a receiver needs it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.forms.models import model_to_dict
+
+from governance import rows
+from governance.models import Membership
+from identity.models import User
+
+
+def test_insert_sets_the_pk_defaults_and_auto_now_like_save(org):
+    user = User.objects.create(email="ada@acme.example")
+    membership = Membership(org=org, user=user, source="scim")
+    rows.insert(membership)
+    assert membership.pk is not None and not membership._state.adding
+    assert membership.updated_at is not None and membership.created_at is not None
+    stored = Membership.objects.get(pk=membership.pk)
+    assert model_to_dict(stored) == model_to_dict(membership)
+    assert stored.updated_at == membership.updated_at
+
+
+def test_insert_refuses_an_unsaved_related_object_as_save_does(org):
+    with pytest.raises(ValueError, match="unsaved related object"):
+        rows.insert(Membership(org=org, user=User(email="x@acme.example")))
+
+
+def test_a_model_that_overrides_save_is_saved_with_it(db):
+    user = User(email="pw@acme.example")
+    user.set_password("correct horse battery staple")
+    assert user._password is not None
+    rows.insert(user)
+    assert user.pk is not None and user._password is None  # AbstractBaseUser.save ran
+
+
+def test_save_receivers_still_run(org):
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Membership)
+    try:
+        with transaction.atomic():
+            membership = Membership(org=org, user=User.objects.create(email="r@acme.example"))
+            rows.insert(membership)
+    finally:
+        post_save.disconnect(receiver, sender=Membership)
+    assert seen == [(membership.pk, True)]
+
+
+def test_a_stored_instance_is_refused_not_inserted_twice(org, admin):
+    with pytest.raises(ValueError, match="new instances"):
+        rows.insert(admin)
+    assert Membership.objects.filter(org=org).count() == 1
+    with pytest.raises(ValueError, match="new instances"):
+        rows.insert(admin.user)  # a model with its own save() too
