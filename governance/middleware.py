@@ -6,6 +6,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
+def refuse(
+    request: HttpRequest, status: int, code: str, message: str, scim_type: str | None = None
+) -> HttpResponse:
+    """In the error shape of the door that was knocked on: SCIM or the REST API."""
+    if request.path.startswith("/scim/"):
+        from scim.responses import scim_error
+
+        if scim_type is None and status == 400:
+            scim_type = "invalidSyntax"
+        return scim_error(status, message, scim_type)
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over GOVERNANCE_MAX_BODY_BYTES before anything reads them (DRF streams
     JSON past Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check)."""
@@ -19,25 +32,12 @@ class BodySizeLimitMiddleware:
         try:
             length = int(raw)
         except ValueError:
-            return self.refuse(request, 400, "bad_request", "Content-Length is not a number.")
+            return refuse(request, 400, "bad_request", "Content-Length is not a number.")
         if length > limit:
-            return self.refuse(
+            return refuse(
                 request, 413, "too_large", f"The body is {length} bytes; the limit is {limit}."
             )
         return self.get_response(request)
-
-    @staticmethod
-    def refuse(
-        request: HttpRequest, status: int, code: str, message: str, scim_type: str | None = None
-    ) -> HttpResponse:
-        """In the error shape of the door that was knocked on: SCIM or the REST API."""
-        if request.path.startswith("/scim/"):
-            from scim.responses import scim_error
-
-            if scim_type is None and status == 400:
-                scim_type = "invalidSyntax"
-            return scim_error(status, message, scim_type)
-        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 class NulCharacterMiddleware:
@@ -55,7 +55,5 @@ class NulCharacterMiddleware:
         if ("%00" in raw or "\x00" in raw) and any(
             "\x00" in part for key, values in request.GET.lists() for part in (key, *values)
         ):
-            return BodySizeLimitMiddleware.refuse(
-                request, 400, "bad_request", self.MESSAGE, "invalidValue"
-            )
+            return refuse(request, 400, "bad_request", self.MESSAGE, "invalidValue")
         return self.get_response(request)

@@ -59,3 +59,17 @@ def test_a_stored_instance_is_refused_not_inserted_twice(org, admin):
     assert Membership.objects.filter(org=org).count() == 1
     with pytest.raises(ValueError, match="new instances"):
         rows.insert(admin.user)  # a model with its own save() too
+
+
+def test_without_returning_each_row_is_saved_and_gets_its_pk(org, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    members = [
+        Membership(org=org, user=User.objects.create(email=f"n{i}@acme.example")) for i in range(2)
+    ]
+    rows.insert_many(members)
+    assert all(m.pk and not m._state.adding for m in members)
+    assert set(Membership.objects.filter(org=org).values_list("pk", flat=True)) >= {
+        m.pk for m in members
+    }
