@@ -160,18 +160,23 @@ class IdpMetadata:
     certificates: list[str]  # base64 DER, signing certificates
 
 
+def _parse_defused(xml: bytes, what: str) -> Element:
+    """The XML's root element; a DOCTYPE, entities or malformed XML is an SsoFailure."""
+    try:
+        return DefusedET.fromstring(xml, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise SsoFailure(f"The {what} contains a DOCTYPE or entities (XXE), refused.") from exc
+    except Exception as exc:
+        raise SsoFailure(f"The {what} is not well-formed XML ({exc}).") from exc
+
+
 def idp_metadata_parse(xml: str | bytes) -> IdpMetadata:
     """Entity ID, SSO URL (HTTP-Redirect, else HTTP-POST) and signing certificates of an IdP's
     metadata, or SsoFailure saying what is missing."""
     raw = xml.encode() if isinstance(xml, str) else xml
     if len(raw) > 1024 * 1024:
         raise SsoFailure("The metadata file is larger than 1 MB; is it the right file?")
-    try:
-        root = DefusedET.fromstring(raw, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise SsoFailure("The metadata contains a DOCTYPE or entities, which we refuse.") from exc
-    except Exception as exc:
-        raise SsoFailure(f"The metadata is not well-formed XML ({exc}).") from exc
+    root = _parse_defused(raw, "metadata")
     if root.tag == f"{{{MD}}}EntitiesDescriptor":
         found = root.findall(f"{{{MD}}}EntityDescriptor")
         candidates = [e for e in found if e.find(f"{{{MD}}}IDPSSODescriptor") is not None]
@@ -426,12 +431,7 @@ def precheck(xml: bytes) -> Element:
         )
     if "<![CDATA[" in body or "<?" in body:
         raise SsoFailure("The response contains CDATA or processing instructions, refused.")
-    try:
-        root = DefusedET.fromstring(xml, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise SsoFailure("The response contains a DOCTYPE or entities (XXE), refused.") from exc
-    except Exception as exc:
-        raise SsoFailure("The response is not well-formed XML.") from exc
+    root = _parse_defused(xml, "response")
     _shape_check(root)
     return root
 

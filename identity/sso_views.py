@@ -49,6 +49,14 @@ def _org_and_connection(slug: str) -> tuple[Organization, SsoConnection | None]:
     return org, getattr(org, "sso", None)
 
 
+def _ready_connection(slug: str, protocol: str) -> tuple[Organization, SsoConnection]:
+    """The org and its connection, or 404 when sign-in with `protocol` is not set up."""
+    org, conn = _org_and_connection(slug)
+    if conn is None or not getattr(conn, f"{protocol}_ready"):
+        raise Http404(f"{protocol.upper()} sign-in is not configured for this organization.")
+    return org, conn
+
+
 def _tester(request: HttpRequest, org: Organization) -> Any:
     """A test login is started by a signed-in member allowed to manage this org's SSO."""
     if not request.user.is_authenticated:
@@ -194,9 +202,7 @@ def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @never_cache
 def saml_login(request: HttpRequest, slug: str) -> HttpResponse:
-    org, conn = _org_and_connection(slug)
-    if conn is None or not conn.saml_ready:
-        raise Http404("SAML sign-in is not configured for this organization.")
+    org, conn = _ready_connection(slug, "saml")
     urls = saml.sp_urls(base_url(request), slug)
     request_id, location = saml.authn_request_create(conn, urls, state=_start_state(request, org))
     response = HttpResponseRedirect(location)
@@ -222,9 +228,7 @@ _IN_RESPONSE_TO = re.compile(rb'InResponseTo="([A-Za-z0-9_\-.:]{1,200})"')
 @require_POST
 @never_cache
 def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
-    org, conn = _org_and_connection(slug)
-    if conn is None or not conn.saml_ready:
-        raise Http404("SAML sign-in is not configured for this organization.")
+    org, conn = _ready_connection(slug, "saml")
     urls = saml.sp_urls(base_url(request), slug)
     state: dict[str, Any] | None = None
     assertion = None
@@ -307,9 +311,7 @@ def _oidc_callback_url(request: HttpRequest) -> str:
 @require_GET
 @never_cache
 def oidc_login(request: HttpRequest, slug: str) -> HttpResponse:
-    org, conn = _org_and_connection(slug)
-    if conn is None or not conn.oidc_ready:
-        raise Http404("OIDC sign-in is not configured for this organization.")
+    org, conn = _ready_connection(slug, "oidc")
     return oidc.OrgOIDCLoginView().start(
         request, conn, callback_url=_oidc_callback_url(request), pending=_start_state(request, org)
     )

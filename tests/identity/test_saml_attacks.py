@@ -271,20 +271,17 @@ def test_wrong_recipient_is_refused(people):
     assert_refused(people, people.post(dump(root)), "recipient")
 
 
-def test_expired_response_is_refused(people, monkeypatch):
+@pytest.mark.parametrize(
+    ("sp_clock_moved", "reason"),
+    [(dt.timedelta(minutes=10), "expired"), (dt.timedelta(minutes=-5), "not valid before")],
+    ids=["expired", "not-yet-valid"],
+)
+def test_response_outside_its_time_window_is_refused(people, monkeypatch, sp_clock_moved, reason):
     request = people.start()
     xml = people.respond(EVE, request)
-    later = saml.clock() + dt.timedelta(minutes=10)
-    monkeypatch.setattr(saml, "clock", lambda: later)
-    assert_refused(people, people.post(xml), "expired")
-
-
-def test_not_yet_valid_response_is_refused(people, monkeypatch):
-    request = people.start()
-    xml = people.respond(EVE, request)
-    earlier = saml.clock() - dt.timedelta(minutes=5)
-    monkeypatch.setattr(saml, "clock", lambda: earlier)
-    assert_refused(people, people.post(xml), "not valid before")
+    moved = saml.clock() + sp_clock_moved
+    monkeypatch.setattr(saml, "clock", lambda: moved)
+    assert_refused(people, people.post(xml), reason)
 
 
 def test_two_minutes_of_clock_skew_are_tolerated(people, monkeypatch):
