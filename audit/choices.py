@@ -66,11 +66,3 @@ class AuditAction(models.TextChoices):
         "SCIM: use-mapping-table toggle changed",
     )
     SCIM_AUTO_CREATED_ENTITY = "scim.auto_created_entity", "SCIM: role or team auto-created"
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "User"
-    API_KEY = "api_key", "API key"
-    SCIM_TOKEN = "scim_token", "SCIM token"
-    SYSTEM = "system", "System"
-    ANONYMOUS = "anonymous", "Anonymous"

@@ -1,4 +1,4 @@
-from governance.exceptions import ServiceError
+from core.exceptions import ServiceError
 
 
 class AuditImmutableError(ServiceError):

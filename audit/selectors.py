@@ -22,7 +22,7 @@ class AuditFilter:
 
 def audit_events(*, org: object, filters: AuditFilter | None = None) -> QuerySet[AuditEvent]:
     f = filters or AuditFilter()
-    qs = AuditEvent.objects.filter(org=org)
+    qs = AuditEvent.objects.filter(org_id=org.pk)
     if f.actor:
         qs = qs.filter(actor_label__icontains=f.actor)
     if f.action:

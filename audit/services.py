@@ -5,39 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from django.db import connection, models
 
-from audit.choices import ActorKind, AuditAction
+from audit.choices import AuditAction
 from audit.context import current_context
 from audit.models import AuditEvent
-from governance import rows
-
-
-@runtime_checkable
-class AuditActor(Protocol):
-    """Anything that can act: a user, an API key, a SCIM token. `None` means the system."""
-
-    def audit_actor(self) -> tuple[str, str, str]:
-        """(kind, id, label)."""
-        ...
-
-
-class SystemActor:
-    """The system acting through a named door (a management command, a Celery job)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def audit_actor(self) -> tuple[str, str, str]:
-        return ActorKind.SYSTEM, "", self.label
-
-
-def describe_actor(actor: AuditActor | None) -> tuple[str, str, str]:
-    if actor is None:
-        return ActorKind.SYSTEM, "", "system"
-    return actor.audit_actor()
+from core import rows
+from core.actors import Actor, describe_actor
 
 
 def describe_target(target: models.Model) -> tuple[str, str, str]:
@@ -47,14 +23,13 @@ def describe_target(target: models.Model) -> tuple[str, str, str]:
 def audit_record(
     *,
     action: AuditAction,
-    org: Any | None,
-    actor: AuditActor | None,
+    org: models.Model | None,
+    actor: Actor | None,
     target: models.Model | None = None,
     target_type: str = "",
     target_id: str = "",
     target_label: str = "",
     data: dict[str, Any] | None = None,
-    actor_override: tuple[str, str, str] | None = None,
 ) -> AuditEvent:
     """Record one event. Must run inside the transaction of the change it describes, so that the
     change and its event commit or roll back together."""
@@ -62,7 +37,7 @@ def audit_record(
         raise RuntimeError("audit_record() must run inside the transaction of the change.")
     if not isinstance(action, AuditAction):
         action = AuditAction(action)  # unknown names fail here, not in a report later
-    kind, actor_id, actor_label = actor_override or describe_actor(actor)
+    kind, actor_id, actor_label = describe_actor(actor)
     if target is not None:
         t_type, t_id, t_label = describe_target(target)
         target_type = target_type or t_type
@@ -70,7 +45,7 @@ def audit_record(
         target_label = target_label or t_label
     ctx = current_context()
     event = AuditEvent(
-        org=org,
+        org_id=org.pk if org is not None else None,
         action=action,
         actor_kind=kind,
         actor_id=str(actor_id)[:64],

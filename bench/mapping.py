@@ -52,16 +52,18 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from governance import services as gov
-    from governance.models import CustomRole, Membership, RoleAssignment, Team, TeamMembership
     from identity.models import User
-    from scim import services
-    from scim.models import GroupMapping, MappingSyncJob, ScimGroup, ScimGroupMember, ScimUser
+    from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpMember, MappingSyncJob
+    from mapping.services.sync import mapping_sync_job_run
+    from orgs.models import CustomRole, Membership, RoleAssignment, Team, TeamMembership
+    from orgs.services.orgs import org_create
+    from scim.models import ScimUser
+    from scim.services.tokens import scim_token_create
 
     call_command("migrate", verbosity=0)
     rnd = random.Random(4)
-    org = gov.org_create(slug="bench", name="Bench", actor=None)
-    _, secret = services.scim_token_create(org=org, label="bench", actor=None)
+    org = org_create(slug="bench", name="Bench", actor=None)
+    _, secret = scim_token_create(org=org, label="bench", actor=None)
     # Volume in bulk (the services are what the tests exercise; here they would be the bench).
     users = User.objects.bulk_create(
         User(email=f"m{i:05d}@bench.example", password="!") for i in range(MEMBERS)
@@ -70,11 +72,18 @@ def main() -> None:
     sus = ScimUser.objects.bulk_create(
         ScimUser(org=org, membership=m, user_name=u.email) for m, u in zip(ms, users, strict=True)
     )
-    groups = ScimGroup.objects.bulk_create(
-        ScimGroup(org=org, display_name=f"okta-group-{g:03d}") for g in range(GROUPS)
+    IdpMember.objects.bulk_create(
+        IdpMember(membership=m, org=org, label=u.email) for m, u in zip(ms, users, strict=True)
     )
-    ScimGroupMember.objects.bulk_create(
-        (ScimGroupMember(group=g, user=su) for su in sus for g in rnd.sample(groups, PER_MEMBER)),
+    groups = IdpGroup.objects.bulk_create(
+        IdpGroup(org=org, display_name=f"okta-group-{g:03d}") for g in range(GROUPS)
+    )
+    IdpGroupMember.objects.bulk_create(
+        (
+            IdpGroupMember(group=g, membership_id=su.membership_id)
+            for su in sus
+            for g in rnd.sample(groups, PER_MEMBER)
+        ),
         batch_size=5000,
     )
     roles = CustomRole.objects.bulk_create(
@@ -103,7 +112,7 @@ def main() -> None:
         job = MappingSyncJob.objects.create(org=org, trigger="manual")
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
-            job = services.mapping_sync_job_run(job_id=job.pk)
+            job = mapping_sync_job_run(job_id=job.pk)
             report[f"{label}_s"] = round(time.perf_counter() - t0, 2)
         assert job.status == "done", job.error
         report[f"{label}_queries"] = len(ctx)
@@ -113,14 +122,14 @@ def main() -> None:
 
     # One group PATCH adding 1,000 members who are not in it yet (Okta's group push shape).
     group = mapped[0]
-    inside = set(ScimGroupMember.objects.filter(group=group).values_list("user_id", flat=True))
-    joining = [su for su in sus if su.pk not in inside][:1000]
+    inside = set(IdpGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))
+    joining = [su for su in sus if su.membership_id not in inside][:1000]
     body = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [
             {
                 "op": "replace",
-                "value": {"id": str(group.scim_id), "displayName": group.display_name},
+                "value": {"id": str(group.uid), "displayName": group.display_name},
             },
             {
                 "op": "add",
@@ -133,7 +142,7 @@ def main() -> None:
     with CaptureQueriesContext(connection) as ctx:
         t0 = time.perf_counter()
         r = client.patch(
-            f"/scim/v2/Groups/{group.scim_id}",
+            f"/scim/v2/Groups/{group.uid}",
             json.dumps(body),
             content_type="application/scim+json",
             HTTP_AUTHORIZATION=f"Bearer {secret}",

@@ -109,13 +109,14 @@ def seed() -> tuple[str, list[str]]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from governance import services
-    from governance.models import Membership
     from identity.models import User
+    from mapping.models import IdpMember
+    from orgs.models import Membership
+    from orgs.services.orgs import org_create
     from scim.models import ScimUser
-    from scim.services import scim_token_create
+    from scim.services.tokens import scim_token_create
 
-    org = services.org_create(slug="bench", name="Bench", actor=None)
+    org = org_create(slug="bench", name="Bench", actor=None)
     _, secret = scim_token_create(org=org, label="bench", actor=None)
     names = [f"user{i:06d}@bench.example" for i in range(USERS)]
     t0 = time.perf_counter()
@@ -135,6 +136,9 @@ def seed() -> tuple[str, list[str]]:
                 emails=[{"value": n, "type": "work", "primary": True}],
             )
             for m, n in zip(ms, chunk, strict=True)
+        )
+        IdpMember.objects.bulk_create(
+            IdpMember(membership=m, org=org, label=n) for m, n in zip(ms, chunk, strict=True)
         )
     from django.db import connection
 

@@ -48,21 +48,23 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from governance import services as gov
-    from governance.models import Membership
-    from identity import services as sso
     from identity.models import User
-    from tests.identity.saml_idp import Person, TestIdp, b64
+    from orgs.models import Membership
+    from orgs.services.orgs import org_create
+    from sso.services.config import sso_connection_ensure, sso_saml_configure
+    from sso.services.domains import sso_domains_set
+    from tests.sso.saml_idp import Person, TestIdp, b64
 
     call_command("migrate", verbosity=0)
-    org = gov.org_create(slug="bench", name="Bench", actor=None)
+    org = org_create(slug="bench", name="Bench", actor=None)
     users = User.objects.bulk_create(
         User(email=f"m{i:04d}@bench.example", password="!") for i in range(MEMBERS)
     )
     Membership.objects.bulk_create(Membership(org=org, user=u) for u in users)
+    sso_connection_ensure(org=org, actor=None)
     idp = TestIdp(sp_metadata=Client().get("/sso/saml/bench/metadata/").content.decode())
-    sso.sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=None)
-    sso.sso_domains_set(org=org, domains=["bench.example"], actor=None)
+    sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=None)
+    sso_domains_set(org=org, domains=["bench.example"], actor=None)
     acs = "http://testserver/sso/saml/bench/acs/"
     audience = "http://testserver/sso/saml/bench/metadata/"
 

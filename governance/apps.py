@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class GovernanceConfig(AppConfig):
     name = "governance"
-    verbose_name = "Organizations, members and RBAC"
+    verbose_name = "The project: settings, URLs, Celery, the dashboard shell"

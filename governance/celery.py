@@ -16,7 +16,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=17, hour="*/6"),
     },
     "scim-mapping-reconcile": {
-        "task": "scim.tasks.mapping_reconcile_nightly",
+        "task": "mapping.tasks.mapping_reconcile_nightly",
         "schedule": crontab(minute=30, hour=3),
     },
 }

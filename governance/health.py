@@ -4,9 +4,10 @@ from django.conf import settings
 
 
 def broker_check() -> str:
-    """'ok', 'not configured' (embedded filesystem queue), or the error class name."""
+    """'ok', 'embedded' (the filesystem queue under var/ of the single-process run: nothing to
+    connect to, and ready whenever the disk is), or 'error: <class name>'."""
     if settings.CELERY_BROKER_IS_EMBEDDED:
-        return "not configured"
+        return "embedded"
     from governance.celery import app
 
     try:

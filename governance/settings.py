@@ -94,23 +94,29 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
-    "identity",
+    # Bottom layer first; the README's Architecture section draws the layers.
     "audit",
-    "governance",
+    "identity",
+    "orgs",
+    "mapping",
+    "sso",
     "scim",
+    "auditlog",
     "retention",
+    "governance",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
-    "governance.middleware.BodySizeLimitMiddleware",
-    "governance.middleware.NulCharacterMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "core.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sso.middleware.SignInPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -128,7 +134,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "governance.context_processors.workspace",
+                "orgs.context_processors.workspace",
             ],
         },
     },
@@ -173,6 +179,8 @@ if CELERY_BROKER_IS_EMBEDDED:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        # kombu keeps its broadcast state in ./control unless told otherwise
+        "control_folder": str(VAR_DIR / "celery-control"),
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
@@ -181,8 +189,8 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth, sessions, cookies ---------------------------------------------------------------
 AUTH_USER_MODEL = "identity.User"
-AUTHENTICATION_BACKENDS = ["identity.backends.EmailBackend"]
-LOGIN_URL = "identity:login"
+AUTHENTICATION_BACKENDS = ["sso.backends.EmailBackend"]
+LOGIN_URL = "sso:login"
 LOGIN_REDIRECT_URL = "governance:home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -213,6 +221,13 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
 # How many reverse proxies in front of us append to X-Forwarded-For (0: trust REMOTE_ADDR only).
 GOVERNANCE_TRUSTED_PROXY_COUNT = env_int("GOVERNANCE_TRUSTED_PROXY_COUNT", 0)
 
+# Refusals made before a door's own views run (body size, NUL characters, Django's 403/404/500
+# handlers) answer machine clients in that door's error shape (core.doors).
+GOVERNANCE_ERROR_SHAPES = {
+    "/scim/": "scim.responses.door_error",
+    "/api/": "core.doors.json_error",
+}
+
 # Request bodies over this are refused (also bounds SCIM and API payloads).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GOVERNANCE_MAX_BODY_BYTES", 1024 * 1024)
 
@@ -231,12 +246,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["governance.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["governance.api.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "governance.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -270,6 +285,11 @@ SCIM_RATE_LIMIT_PER_MINUTE = env_int("GOVERNANCE_SCIM_RATE_LIMIT", 1200)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_in_one_line": {"()": "core.logs.RefusalsInOneLine"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["refusals_in_one_line"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("GOVERNANCE_LOG_LEVEL", "INFO")},
+    # pysaml2's schema library announces every schema it reuses at INFO.
+    "loggers": {"xmlschema": {"level": "WARNING"}},
 }

@@ -1,27 +1,113 @@
+"""The project's URLs: the dashboard (every app's pages under /o/<slug>/, one URL namespace),
+sign-in, the REST API, SCIM and health."""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from audit.views import AuditLogView
+from auditlog.views import AuditLogView
 from governance import views
-from identity.sso_views import SsoSettingsView, SsoTestResultView
-from scim.views import MappingView, ScimSettingsView
+from mapping import views as mapping
+from orgs.views import api_keys, members, roles, teams
+from scim.views import ScimSettingsView, ScimTokenRevokeView
+from sso.views import settings as sso
 
 org_patterns = [
     path("", views.OverviewView.as_view(), name="overview"),
-    path("me/", views.MeView.as_view(), name="me"),
-    path("members/", views.MemberListView.as_view(), name="members"),
-    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member_detail"),
-    path("roles/", views.RoleListView.as_view(), name="roles"),
-    path("roles/new/", views.RoleEditView.as_view(), name="role_new"),
-    path("roles/<int:pk>/", views.RoleEditView.as_view(), name="role_edit"),
-    path("teams/", views.TeamListView.as_view(), name="teams"),
-    path("teams/<int:pk>/", views.TeamDetailView.as_view(), name="team_detail"),
-    path("api-keys/", views.ApiKeyView.as_view(), name="api_keys"),
+    path("me/", members.MeView.as_view(), name="me"),
+    # members
+    path("members/", members.MemberListView.as_view(), name="members"),
+    path("members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+    path("members/<int:pk>/role/", members.MemberRoleView.as_view(), name="member_role"),
+    path(
+        "members/<int:pk>/deactivate/",
+        members.MemberDeactivateView.as_view(),
+        name="member_deactivate",
+    ),
+    path(
+        "members/<int:pk>/reactivate/",
+        members.MemberReactivateView.as_view(),
+        name="member_reactivate",
+    ),
+    path(
+        "members/<int:pk>/roles/assign/",
+        members.MemberCustomRoleView.as_view(held=True),
+        name="member_role_assign",
+    ),
+    path(
+        "members/<int:pk>/roles/unassign/",
+        members.MemberCustomRoleView.as_view(held=False),
+        name="member_role_unassign",
+    ),
+    path(
+        "members/<int:pk>/teams/add/",
+        members.MemberTeamView.as_view(held=True),
+        name="member_team_add",
+    ),
+    path(
+        "members/<int:pk>/teams/remove/",
+        members.MemberTeamView.as_view(held=False),
+        name="member_team_remove",
+    ),
+    # custom roles
+    path("roles/", roles.RoleListView.as_view(), name="roles"),
+    path("roles/new/", roles.RoleEditView.as_view(), name="role_new"),
+    path("roles/<int:pk>/", roles.RoleEditView.as_view(), name="role_edit"),
+    path("roles/<int:pk>/delete/", roles.RoleDeleteView.as_view(), name="role_delete"),
+    # teams
+    path("teams/", teams.TeamListView.as_view(), name="teams"),
+    path("teams/<int:pk>/", teams.TeamDetailView.as_view(), name="team_detail"),
+    path("teams/<int:pk>/delete/", teams.TeamDeleteView.as_view(), name="team_delete"),
+    path(
+        "teams/<int:pk>/members/add/",
+        teams.TeamMemberView.as_view(held=True),
+        name="team_member_add",
+    ),
+    path(
+        "teams/<int:pk>/members/remove/",
+        teams.TeamMemberView.as_view(held=False),
+        name="team_member_remove",
+    ),
+    # API keys
+    path("api-keys/", api_keys.ApiKeyView.as_view(), name="api_keys"),
+    path("api-keys/<int:pk>/revoke/", api_keys.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
+    # audit log
     path("audit/", AuditLogView.as_view(), name="audit_log"),
-    path("settings/sso/", SsoSettingsView.as_view(), name="sso"),
-    path("settings/sso/test/<str:key>/", SsoTestResultView.as_view(), name="sso_test_result"),
+    # SSO
+    path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
+    path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),
+    path("settings/sso/saml/metadata/", sso.SamlMetadataView.as_view(), name="sso_saml_metadata"),
+    path("settings/sso/saml/settings/", sso.SamlSettingsView.as_view(), name="sso_saml_settings"),
+    path("settings/sso/oidc/", sso.OidcClientView.as_view(), name="sso_oidc"),
+    path("settings/sso/protocol/", sso.ProtocolView.as_view(), name="sso_protocol"),
+    path("settings/sso/domains/", sso.DomainsView.as_view(), name="sso_domains"),
+    path("settings/sso/jit/", sso.JitView.as_view(), name="sso_jit"),
+    path("settings/sso/require/", sso.RequireSsoView.as_view(), name="sso_require"),
+    path("settings/sso/test/<str:key>/", sso.SsoTestResultView.as_view(), name="sso_test_result"),
+    # SCIM and mapping
     path("settings/scim/", ScimSettingsView.as_view(), name="scim"),
-    path("settings/scim/mapping/", MappingView.as_view(), name="scim_mapping"),
+    path(
+        "settings/scim/tokens/<int:pk>/revoke/",
+        ScimTokenRevokeView.as_view(),
+        name="scim_token_revoke",
+    ),
+    path("settings/scim/mapping/", mapping.MappingPageView.as_view(), name="scim_mapping"),
+    path(
+        "settings/scim/mapping/preview/",
+        mapping.TablePreviewView.as_view(),
+        name="scim_mapping_preview",
+    ),
+    path("settings/scim/mapping/save/", mapping.TableSaveView.as_view(), name="scim_mapping_save"),
+    path(
+        "settings/scim/mapping/name-based/",
+        mapping.NameBasedView.as_view(),
+        name="scim_mapping_name_based",
+    ),
+    path(
+        "settings/scim/mapping/use-table/",
+        mapping.UseTableView.as_view(),
+        name="scim_mapping_use_table",
+    ),
+    path("settings/scim/mapping/sync/", mapping.SyncNowView.as_view(), name="scim_mapping_sync"),
 ]
 
 dashboard = (
@@ -31,10 +117,10 @@ dashboard = (
 
 urlpatterns = [
     path("", include(dashboard)),
-    path("", include("identity.urls")),
+    path("", include("sso.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("api/v1/", include("governance.api.urls")),
+    path("api/v1/", include("governance.api_urls")),
     path("scim/v2/", include("scim.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.db import connection
 
-from governance import rows
+from core import rows
+from core.input import as_id
 from identity.models import User
 
 
 def user_by_email(email: str) -> User | None:
     """Who has this e-mail, compared as the unique index on LOWER(email) compares it, or None.
-    One indexed read, written out (governance.rows) because SCIM asks it on every create."""
+    One indexed read, written out (core.rows) because SCIM asks it on every create."""
     meta = User._meta
     qn = connection.ops.quote_name
     # Names come from the model and are quoted; the e-mail is a parameter.
@@ -22,3 +23,8 @@ def user_by_email(email: str) -> User | None:
         )
         row = cursor.fetchone()
     return rows.instance(User, row) if row is not None else None
+
+
+def user_get(pk: object) -> User | None:
+    pk = as_id(pk)
+    return User.objects.filter(pk=pk).first() if pk else None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from governance.exceptions import ServiceError
+from core.exceptions import ServiceError
 
 
 class ScimError(ServiceError):

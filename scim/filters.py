@@ -22,10 +22,12 @@ from scim2_filter_parser.parser import SCIMParser
 from scim2_filter_parser.transpilers.django_q_object import Transpiler
 
 from scim.exceptions import InvalidFilter
+from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:user"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
+# The filter lexer lower-cases attribute paths, schema URNs included.
+CORE_USER = USER_URN.lower()
+CORE_GROUP = GROUP_URN.lower()
+ENTERPRISE = ENTERPRISE_URN.lower()
 MAX_FILTER_LENGTH = 2000
 
 
@@ -60,11 +62,11 @@ USER_ATTRS: dict[Key, Attr] = {
 }
 
 GROUP_ATTRS: dict[Key, Attr] = {
-    ("id", None, None): Attr("scim_id", "uuid", case_exact=True),
+    ("id", None, None): Attr("uid", "uuid", case_exact=True),
     ("displayname", None, None): Attr("display_name"),
     ("externalid", None, None): Attr("external_id", case_exact=True),
-    ("members", None, None): Attr("members__user__scim_id", "uuid", case_exact=True),
-    ("members", "value", None): Attr("members__user__scim_id", "uuid", case_exact=True),
+    ("members", None, None): Attr("members__membership__scim__scim_id", "uuid", case_exact=True),
+    ("members", "value", None): Attr("members__membership__scim__scim_id", "uuid", case_exact=True),
     ("meta", "created", None): Attr("created_at", "datetime"),
     ("meta", "lastmodified", None): Attr("updated_at", "datetime"),
 }

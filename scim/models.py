@@ -1,8 +1,7 @@
-"""SCIM state: tokens, and the provisioned view of members and IdP groups.
+"""SCIM state: tokens, the provisioned view of members, and refused requests.
 
 A SCIM User is a Membership plus the attributes the IdP owns (userName, externalId, names,
-enterprise extension). A SCIM Group is an IdP group: the mapping engine turns its members into
-custom roles and teams; the group itself grants nothing.
+enterprise extension). A SCIM Group is an IdP group of the mapping app (mapping.models.IdpGroup).
 """
 
 from __future__ import annotations
@@ -14,15 +13,14 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from governance.models import BearerCredential
-from scim.choices import Direction, SyncStatus, SyncTrigger
+from orgs.models import BearerCredential
 
 
 class ScimToken(BearerCredential):
     """A bearer token that identifies one organization. Only an HMAC of it is stored."""
 
     org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="scim_tokens"
+        "orgs.Organization", on_delete=models.CASCADE, related_name="scim_tokens"
     )
 
     class Meta:
@@ -42,10 +40,10 @@ class ScimToken(BearerCredential):
 class ScimUser(models.Model):
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="scim_users"
+        "orgs.Organization", on_delete=models.CASCADE, related_name="scim_users"
     )
     membership = models.OneToOneField(
-        "governance.Membership", on_delete=models.CASCADE, related_name="scim"
+        "orgs.Membership", on_delete=models.CASCADE, related_name="scim"
     )
     user_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, blank=True)
@@ -74,45 +72,12 @@ class ScimUser(models.Model):
         return self.user_name
 
 
-class ScimGroup(models.Model):
-    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="scim_groups"
-    )
-    display_name = models.CharField(max_length=255)
-    external_id = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["org", "id"], name="scimgroup_org_id"),
-            models.Index("org", Lower("display_name"), name="scimgroup_org_name_lower"),
-        ]
-
-    def __str__(self) -> str:
-        return self.display_name
-
-
-class ScimGroupMember(models.Model):
-    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(ScimUser, on_delete=models.CASCADE, related_name="group_links")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["group", "user"], name="scimgroupmember_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} in {self.group_id}"
-
-
 class ScimRequestError(models.Model):
     """A refused or failed SCIM request, for the dashboard's "recent errors" (refusals change
     nothing, so they leave no audit event). Pruned to 7 days."""
 
     org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="scim_errors"
+        "orgs.Organization", on_delete=models.CASCADE, related_name="scim_errors"
     )
     token = models.ForeignKey(ScimToken, on_delete=models.SET_NULL, null=True, blank=True)
     at = models.DateTimeField(default=timezone.now)
@@ -127,93 +92,3 @@ class ScimRequestError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.method} {self.path}"
-
-
-class MappingSettings(models.Model):
-    """Per organization and direction: "Use mapping table" (default on). The row is also the
-    lock every sync of the organization takes, so syncs never interleave."""
-
-    org = models.OneToOneField(
-        "governance.Organization", on_delete=models.CASCADE, related_name="mapping_settings"
-    )
-    roles_use_table = models.BooleanField(default=True)
-    teams_use_table = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"mapping settings of {self.org_id}"
-
-    def use_table(self, direction: str) -> bool:
-        return bool(getattr(self, f"{direction}_use_table"))
-
-
-class GroupMapping(models.Model):
-    """One row of a direction's mapping table: this IdP group grants this role (or team)."""
-
-    org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="group_mappings"
-    )
-    direction = models.CharField(max_length=8, choices=Direction.choices)
-    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="mappings")
-    role = models.ForeignKey(
-        "governance.CustomRole", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    team = models.ForeignKey(
-        "governance.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(direction=Direction.ROLES, role__isnull=False, team__isnull=True)
-                    | Q(direction=Direction.TEAMS, team__isnull=False, role__isnull=True)
-                ),
-                name="groupmapping_target_matches_direction",
-            ),
-            models.UniqueConstraint(
-                fields=["org", "direction", "group", "role", "team"],
-                name="groupmapping_unique",
-                nulls_distinct=False,
-            ),
-        ]
-        indexes = [models.Index(fields=["org", "direction"], name="groupmapping_org_dir")]
-
-    def __str__(self) -> str:
-        return f"{self.group_id} -> {self.role_id or self.team_id}"
-
-    @property
-    def target_id(self) -> int:
-        return self.role_id if self.direction == Direction.ROLES else self.team_id
-
-
-class MappingSyncJob(models.Model):
-    """A full sync of one organization's members (both directions), run by Celery in chunks;
-    the dashboard shows its progress and result."""
-
-    org = models.ForeignKey(
-        "governance.Organization", on_delete=models.CASCADE, related_name="mapping_jobs"
-    )
-    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
-    status = models.CharField(max_length=8, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
-    requested_by = models.CharField(max_length=300, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    members_changed = models.PositiveIntegerField(default=0)
-    auto_created = models.JSONField(default=list, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["org", "-id"], name="mappingjob_org_id")]
-
-    def __str__(self) -> str:
-        return f"sync {self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if self.status == SyncStatus.DONE:
-            return 100
-        return int(100 * self.processed / self.total) if self.total else 0

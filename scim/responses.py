@@ -7,9 +7,9 @@ from typing import Any
 
 from django.http import HttpResponse
 
+from scim.urns import ERROR_URN, LIST_URN
+
 SCIM_CONTENT_TYPE = "application/scim+json"
-ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
-LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def scim_response(
@@ -32,6 +32,13 @@ def scim_error(
     if scim_type:
         body["scimType"] = scim_type
     return scim_response(body, status=status, headers=headers)
+
+
+def door_error(status: int, code: str, message: str, scim_type: str | None = None) -> HttpResponse:
+    """The SCIM door's shape for refusals made before a SCIM view runs (core.doors)."""
+    if scim_type is None and status == 400:
+        scim_type = "invalidSyntax"
+    return scim_error(status, message, scim_type)
 
 
 def list_response(resources: list[dict[str, Any]], *, total: int, start: int) -> dict[str, Any]:

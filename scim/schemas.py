@@ -8,9 +8,7 @@ from typing import Any
 
 from django_scim.schemas import ALL
 
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
 
 SUPPORTED: dict[str, dict[str, set[str] | None]] = {
     # attribute -> the sub-attributes kept (None: a simple attribute)

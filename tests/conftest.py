@@ -10,10 +10,12 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
-from governance import services
-from governance.choices import RbacRole
-from governance.models import Membership, Organization
 from identity.services import user_set_password
+from orgs.choices import RbacRole
+from orgs.models import Membership, Organization
+from orgs.services.api_keys import api_key_create
+from orgs.services.members import membership_add
+from orgs.services.orgs import org_create
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -25,7 +27,7 @@ def audit_count(**filters: Any) -> int:
 @pytest.fixture
 def make_org(db: None) -> Callable[..., Organization]:
     def make(slug: str = "acme", name: str | None = None) -> Organization:
-        return services.org_create(slug=slug, name=name or slug.title(), actor=None)
+        return org_create(slug=slug, name=name or slug.title(), actor=None)
 
     return make
 
@@ -39,11 +41,11 @@ def make_member(db: None) -> Callable[..., Membership]:
         password: str | None = PASSWORD,
         full_name: str = "",
     ) -> Membership:
-        m = services.membership_add(
+        m = membership_add(
             org=org, email=email, role=role, full_name=full_name, actor=None
         ).membership
         if password:
-            m.user = user_set_password(user=m.user, password=password, actor=None)
+            m.user = user_set_password(user=m.user, password=password, actor=None, orgs=[org])
         return m
 
     return make
@@ -87,7 +89,7 @@ def member_client(member: Membership) -> Client:
 
 @pytest.fixture
 def api_key(admin: Membership) -> str:
-    _, secret = services.api_key_create(membership=admin, actor=None)
+    _, secret = api_key_create(membership=admin, actor=None)
     return secret
 
 

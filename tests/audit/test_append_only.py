@@ -5,12 +5,12 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.exceptions import AuditImmutableError
 from audit.models import AuditEvent
-from governance import services
+from orgs.services.teams import team_create, team_delete
 
 
 @pytest.fixture
 def event(org):
-    services.team_create(org=org, name="Data", actor=None)
+    team_create(org=org, name="Data", actor=None)
     return AuditEvent.objects.latest("id")
 
 
@@ -58,8 +58,8 @@ def test_audit_record_refuses_to_run_outside_a_transaction(org):
 
 
 def test_event_keeps_labels_after_the_target_is_gone(org, admin):
-    team = services.team_create(org=org, name="Ephemeral", actor=admin.user)
-    services.team_delete(team=team, actor=admin.user)
+    team = team_create(org=org, name="Ephemeral", actor=admin.user)
+    team_delete(team=team, actor=admin.user)
     created = AuditEvent.objects.filter(action="team.created", target_id=str(team.pk)).get()
     assert created.target_label == "Ephemeral" and created.actor_label == "admin@acme.example"
 
@@ -74,4 +74,4 @@ def test_event_records_request_provenance(admin_client, org):
     )
     e = AuditEvent.objects.get(action="team.created", target_label="Traced")
     assert (e.ip, e.user_agent, e.request_id) == ("203.0.113.9", "pytest-agent/1", "req-123")
-    assert e.actor_kind == "user" and e.org == org
+    assert e.actor_kind == "user" and e.org_id == org.pk

@@ -10,7 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from tests.identity.saml_idp import Person, TestIdp, b64
+from tests.sso.saml_idp import Person, TestIdp, b64
 
 
 class IdpPage:

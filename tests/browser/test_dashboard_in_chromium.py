@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from governance.models import Membership
+from orgs.models import Membership
 from tests.browser.signin import password_sign_in
 from tests.conftest import PASSWORD
 

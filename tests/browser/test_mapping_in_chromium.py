@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from governance import services as gov
-from governance.models import RoleAssignment
+from orgs.models import RoleAssignment
+from orgs.services.assignments import role_assign
+from orgs.services.roles import custom_role_create
 from scim.adapters import GroupChange, UserFields
-from scim.services import scim_group_create, scim_token_create, scim_user_create
+from scim.services.groups import scim_group_create
+from scim.services.tokens import scim_token_create
+from scim.services.users import scim_user_create
 from tests.browser.signin import password_sign_in
 from tests.conftest import PASSWORD
 
@@ -25,9 +28,9 @@ def test_map_preview_save_and_switch_to_name_based(live_server, page, screenshot
         change=GroupChange(display_name="okta-builders", members=[str(ada.scim_id)]),
         actor=token,
     )
-    builder = gov.custom_role_create(org=org, name="Builder", actor=None)
-    viewer = gov.custom_role_create(org=org, name="Viewer", actor=None)
-    gov.role_assign(membership=ada.membership, role=viewer, actor=None)
+    builder = custom_role_create(org=org, name="Builder", actor=None)
+    viewer = custom_role_create(org=org, name="Viewer", actor=None)
+    role_assign(membership=ada.membership, role=viewer, actor=None)
 
     page.goto(live_server.url + "/login/")
     password_sign_in(page, "admin@acme.example", PASSWORD)

@@ -8,14 +8,23 @@ import re
 import pytest
 import requests
 
-from governance import services as gov
-from identity import services as sso
-from identity.models import SsoConnection
+from orgs.services.members import membership_add
+from sso.assertion import SsoAssertion
+from sso.models import SsoConnection
+from sso.services.config import (
+    sso_connection_ensure,
+    sso_oidc_configure,
+    sso_protocol_set,
+    sso_require_set,
+    sso_saml_configure,
+    sso_test_succeeded,
+)
+from sso.services.domains import sso_domains_set
 from tests.browser.idp_page import IdpPage
 from tests.browser.signin import password_sign_in
 from tests.conftest import PASSWORD
-from tests.identity.oidc_op import SECRET, OidcProvider
-from tests.identity.saml_idp import Person, key_pair
+from tests.sso.oidc_op import SECRET, OidcProvider
+from tests.sso.saml_idp import Person, key_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ADA = Person(name_id="ada@acme.example", email="ada@acme.example")
@@ -30,12 +39,13 @@ def idp_page():
 
 @pytest.fixture
 def saml_org(live_server, idp_page, org, admin):
+    sso_connection_ensure(org=org, actor=admin.user)  # the SSO page's "Start SAML setup"
     sp_metadata = requests.get(live_server.url + "/sso/saml/acme/metadata/", timeout=10).text
     idp = idp_page.use(sp_metadata=sp_metadata, keys=key_pair("browser idp"))
-    sso.sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=admin.user)
-    sso.sso_domains_set(org=org, domains=["acme.example"], actor=admin.user)
-    sso.sso_protocol_set(org=org, protocol="saml", actor=admin.user)
-    gov.membership_add(org=org, email="ada@acme.example", actor=None)
+    sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=admin.user)
+    sso_domains_set(org=org, domains=["acme.example"], actor=admin.user)
+    sso_protocol_set(org=org, protocol="saml", actor=admin.user)
+    membership_add(org=org, email="ada@acme.example", actor=None)
     return org
 
 
@@ -90,12 +100,12 @@ def test_oidc_sign_in_through_oidc_providers_login_page(
         accounts={"okta-sub-ada": {"email": "ada@acme.example", "email_verified": True}},
     )
     try:
-        sso.sso_oidc_configure(
+        sso_oidc_configure(
             org=org, issuer=provider.issuer, client_id="gov", client_secret=SECRET, actor=None
         )
-        sso.sso_domains_set(org=org, domains=["acme.example"], actor=None)
-        sso.sso_protocol_set(org=org, protocol="oidc", actor=None)
-        gov.membership_add(org=org, email="ada@acme.example", actor=None)
+        sso_domains_set(org=org, domains=["acme.example"], actor=None)
+        sso_protocol_set(org=org, protocol="oidc", actor=None)
+        membership_add(org=org, email="ada@acme.example", actor=None)
         page.goto(live_server.url + "/login/")
         page.fill("#id_email", "ada@acme.example")
         page.click("button:has-text('Continue')")
@@ -117,11 +127,11 @@ def test_oidc_sign_in_through_oidc_providers_login_page(
 def test_member_password_is_refused_when_sso_is_required(
     live_server, page, saml_org, member, admin
 ):
-    said = sso.SsoAssertion("saml", "idp", "ada@acme.example", "ada@acme.example", True)
-    sso.sso_test_succeeded(
+    said = SsoAssertion("saml", "idp", "ada@acme.example", "ada@acme.example", True)
+    sso_test_succeeded(
         org=saml_org, protocol="saml", tester=admin.user, assertion=said, outcome="ok"
     )
-    sso.sso_require_set(org=saml_org, required=True, actor=admin.user)
+    sso_require_set(org=saml_org, required=True, actor=admin.user)
     page.goto(live_server.url + "/login/?password=1")
     page.fill("#id_email", "member@acme.example")
     page.fill("#id_password", PASSWORD)

@@ -1,4 +1,4 @@
-"""The hand-written reads (governance.rows) give what the ORM gives, on SQLite and PostgreSQL."""
+"""The hand-written reads (core.rows) give what the ORM gives, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from scim.services import scim_token_create
+from scim.services.tokens import scim_token_create
 
 SCIM_JSON = "application/scim+json"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"

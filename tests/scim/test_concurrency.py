@@ -9,8 +9,9 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from scim.models import ScimGroupMember, ScimUser
-from scim.services import scim_token_create
+from mapping.models import IdpGroupMember
+from scim.models import ScimUser
+from scim.services.tokens import scim_token_create
 from tests.scim.conftest import PATCH_URN, Scim, okta_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -77,4 +78,4 @@ def test_concurrent_group_patches_lose_no_member(org, admin):
         ).status_code
 
     assert race(8, add_two) == [204] * 8
-    assert ScimGroupMember.objects.filter(group__scim_id=gid).count() == 16
+    assert IdpGroupMember.objects.filter(group__uid=gid).count() == 16

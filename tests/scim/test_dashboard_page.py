@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from audit.models import AuditEvent
 from scim.models import ScimRequestError, ScimToken
 from tests.scim.conftest import Scim, okta_user
@@ -29,25 +27,27 @@ def test_revoke_and_recent_errors_and_activity(admin_client, org, scim):
     page = admin_client.get("/o/acme/settings/scim/").content.decode()
     assert "invalidFilter" in page and "scim.user_created" in page
     token = ScimToken.objects.get(org=org)
-    admin_client.post("/o/acme/settings/scim/", {"action": "revoke", "token_id": token.pk})
+    admin_client.post(f"/o/acme/settings/scim/tokens/{token.pk}/revoke/")
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert scim("GET", "/Users").status_code == 401
 
 
-@pytest.mark.parametrize("data", [{"action": "revoke", "token_id": "x"}, {"label": "y" * 200}])
-def test_bad_input_on_the_page_never_500(admin_client, data):
-    r = admin_client.post("/o/acme/settings/scim/", data, follow=True)
+def test_bad_input_on_the_page_never_500(admin_client):
+    r = admin_client.post("/o/acme/settings/scim/", {"label": "y" * 200}, follow=True)
     assert r.status_code == 200 and b'class="error"' in r.content
+    assert admin_client.post("/o/acme/settings/scim/tokens/x/revoke/").status_code == 404
+    assert admin_client.post("/o/acme/settings/scim/tokens/999999/revoke/").status_code == 404
 
 
 def test_members_cannot_open_it_and_other_orgs_tokens_cannot_be_revoked(
     member_client, admin_client, other_org
 ):
     assert member_client.get("/o/acme/settings/scim/").status_code == 403
-    from scim.services import scim_token_create
+    from scim.services.tokens import scim_token_create
 
     theirs, _ = scim_token_create(org=other_org, actor=None)
-    admin_client.post("/o/acme/settings/scim/", {"action": "revoke", "token_id": theirs.pk})
+    r = admin_client.post(f"/o/acme/settings/scim/tokens/{theirs.pk}/revoke/")
+    assert r.status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim.services import scim_token_create, scim_token_revoke
+from scim.services.tokens import scim_token_create, scim_token_revoke
 
 SCIM_JSON = "application/scim+json"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"

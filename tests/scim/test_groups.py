@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from scim.models import ScimGroup, ScimGroupMember
+from mapping.models import IdpGroup, IdpGroupMember
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -21,8 +21,8 @@ def users(scim):
 
 def member_names(group_id):
     return sorted(
-        ScimGroupMember.objects.filter(group__scim_id=group_id).values_list(
-            "user__user_name", flat=True
+        IdpGroupMember.objects.filter(group__uid=group_id).values_list(
+            "membership__scim__user_name", flat=True
         )
     )
 
@@ -132,7 +132,7 @@ def test_entra_group_operations(scim, users):
             "Operations": [{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}],
         },
     )
-    assert ScimGroup.objects.get(scim_id=gid).display_name == "Sales EMEA"
+    assert IdpGroup.objects.get(uid=gid).display_name == "Sales EMEA"
     hit = scim("GET", '/Groups?filter=externalId eq "entra-g1"').json()
     assert hit["totalResults"] == 1
     by_name = scim("GET", '/Groups?filter=displayName eq "sales emea"&excludedAttributes=members')
@@ -161,7 +161,7 @@ def test_unknown_member_is_400_and_nothing_changes(scim, users):
     before = AuditEvent.objects.count()
     r = scim("POST", "/Groups", {"displayName": "X", "members": [{"value": "nope"}]})
     assert_scim_error(r, 400, "invalidValue")
-    assert not ScimGroup.objects.exists() and AuditEvent.objects.count() == before
+    assert not IdpGroup.objects.exists() and AuditEvent.objects.count() == before
     gid = scim("POST", "/Groups", {"displayName": "Y"}).json()["id"]
     r = scim(
         "PATCH",
@@ -179,7 +179,7 @@ def test_unknown_member_is_400_and_nothing_changes(scim, users):
         },
     )
     assert_scim_error(r, 400, "invalidValue")
-    assert ScimGroup.objects.get(scim_id=gid).display_name == "Y" and not member_names(gid)
+    assert IdpGroup.objects.get(uid=gid).display_name == "Y" and not member_names(gid)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from scim2_client.engines.wsgi import WSGISCIMClient
 from scim2_models import Extension, Resource, ResourceType, Schema, ScimProvider
 from scim2_tester import Status, check_server
 
-from scim.services import scim_token_create
+from scim.services.tokens import scim_token_create
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

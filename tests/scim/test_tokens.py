@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import AuditEvent
-from governance import tokens
+from core import tokens
 from scim.models import ScimToken
 from scim.selectors import scim_token_by_prefix
-from scim.services import scim_token_create, scim_token_revoke
+from scim.services.tokens import scim_token_create, scim_token_revoke
 
 
 def test_token_is_stored_only_as_an_hmac_and_audited(org, admin):
@@ -19,7 +19,7 @@ def test_token_is_stored_only_as_an_hmac_and_audited(org, admin):
     assert token.key_hash == tokens.token_hash(secret) and secret not in token.key_hash
     assert token.label == "Okta prod"
     e = AuditEvent.objects.get(action="scim.token_created")
-    assert e.org == org and e.data["new"] == {"label": "Okta prod", "prefix": token.prefix}
+    assert e.org_id == org.pk and e.data["new"] == {"label": "Okta prod", "prefix": token.prefix}
 
 
 def test_lookup_finds_the_token_and_refuses_near_misses(org):

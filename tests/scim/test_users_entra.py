@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from governance import services as gov
-from governance.models import Membership, RoleAssignment
+from orgs.models import Membership, RoleAssignment
+from orgs.services.assignments import role_assign
+from orgs.services.roles import custom_role_create
 from scim.models import ScimUser
 from tests.scim.conftest import ENT_URN, PATCH_URN, USER_URN, assert_scim_error, okta_user
 
@@ -161,7 +162,7 @@ def test_bad_patch_bodies_are_400(scim, grace, body):
 @pytest.fixture
 def roles(org):
     return {
-        name: gov.custom_role_create(org=org, name=name, actor=None)
+        name: custom_role_create(org=org, name=name, actor=None)
         for name in ["Builder", "Support Builder"]
     }
 
@@ -191,7 +192,7 @@ def test_unknown_role_is_400_invalid_value_naming_it_and_nothing_is_created(scim
 def test_roles_patch_replaces_only_attribute_roles_and_keeps_hand_made_ones(scim, org, roles):
     created = scim("POST", "/Users", okta_user(roles=["Builder"])).json()
     m = Membership.objects.get(org=org, user__email="ada@acme.example")
-    gov.role_assign(membership=m, role=roles["Support Builder"], actor=None)  # by hand
+    role_assign(membership=m, role=roles["Support Builder"], actor=None)  # by hand
     r = scim(
         "PATCH",
         f"/Users/{created['id']}",

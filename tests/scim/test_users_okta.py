@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from governance import services as gov
-from governance.models import ApiKey, Membership
 from identity.models import User, UserSession
+from orgs.models import ApiKey, Membership
+from orgs.services.api_keys import api_key_create
+from orgs.services.assignments import team_member_add
+from orgs.services.teams import team_create
 from scim.models import ScimUser
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
@@ -85,9 +87,9 @@ def test_okta_no_path_deactivate_revokes_access_and_keeps_data(scim, org, admin,
     created = scim("POST", "/Users", okta_user()).json()
     m = Membership.objects.get(org=org, user__email="ada@acme.example")
     client.force_login(m.user)
-    gov.api_key_create(membership=m, actor=None)
-    team = gov.team_create(org=org, name="Data", actor=None)
-    gov.team_member_add(team=team, membership=m, actor=None)
+    api_key_create(membership=m, actor=None)
+    team = team_create(org=org, name="Data", actor=None)
+    team_member_add(team=team, membership=m, actor=None)
 
     r = scim(
         "PATCH",

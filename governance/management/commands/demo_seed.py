@@ -8,11 +8,15 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 from django.db import transaction
 
-from governance import services
-from governance.choices import RbacRole
-from governance.management.base import JsonCommand
-from governance.models import Organization
+from core.management import JsonCommand
 from identity.services import generate_password, user_set_password
+from orgs.choices import RbacRole
+from orgs.selectors import org_by_slug
+from orgs.services.assignments import role_assign, team_member_add
+from orgs.services.members import membership_add
+from orgs.services.orgs import org_create
+from orgs.services.roles import custom_role_create
+from orgs.services.teams import team_create
 
 ROLES = {
     "Builder": [
@@ -56,7 +60,7 @@ class Command(JsonCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         creds_path = settings.VAR_DIR / "demo-credentials.json"
-        org = Organization.objects.filter(slug=opts["slug"]).first()
+        org = org_by_slug(opts["slug"])
         if org is None:
             password = self._seed(opts["slug"], opts["admin_email"])
             settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -79,8 +83,8 @@ class Command(JsonCommand):
     def _seed(self, slug: str, admin_email: str) -> str:
         actor = self.actor()
         with transaction.atomic():
-            org = services.org_create(slug=slug, name="Acme Corp (demo)", actor=actor)
-            admin = services.membership_add(
+            org = org_create(slug=slug, name="Acme Corp (demo)", actor=actor)
+            admin = membership_add(
                 org=org,
                 email=admin_email,
                 full_name="Demo Admin",
@@ -89,20 +93,20 @@ class Command(JsonCommand):
                 set_password=False,
             )
             password = generate_password()
-            user_set_password(user=admin.membership.user, password=password, actor=actor)
+            user_set_password(
+                user=admin.membership.user, password=password, actor=actor, orgs=[org]
+            )
             roles = {
-                name: services.custom_role_create(
-                    org=org, name=name, permissions=perms, actor=actor
-                )
+                name: custom_role_create(org=org, name=name, permissions=perms, actor=actor)
                 for name, perms in ROLES.items()
             }
-            teams = {name: services.team_create(org=org, name=name, actor=actor) for name in TEAMS}
+            teams = {name: team_create(org=org, name=name, actor=actor) for name in TEAMS}
             for email, full_name, role_names, team_names in MEMBERS:
-                m = services.membership_add(
+                m = membership_add(
                     org=org, email=email, full_name=full_name, actor=actor
                 ).membership
                 for r in role_names:
-                    services.role_assign(membership=m, role=roles[r], actor=actor)
+                    role_assign(membership=m, role=roles[r], actor=actor)
                 for t in team_names:
-                    services.team_member_add(team=teams[t], membership=m, actor=actor)
+                    team_member_add(team=teams[t], membership=m, actor=actor)
         return password

@@ -4,11 +4,11 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from governance.management.base import JsonCommand
-from scim.services import scim_token_create
+from orgs.commands import OrgCommand
+from scim.services.tokens import scim_token_create
 
 
-class Command(JsonCommand):
+class Command(OrgCommand):
     help = "Create a SCIM bearer token for an organization. Prints JSON with the token (once)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.models import AuditEvent
+from audit.selectors import audit_events
+from auditlog.views import filters_from
+from core.exceptions import ValidationFailed
+from orgs.api.views import OrgAPIView
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "action",
+            "actor_kind",
+            "actor_id",
+            "actor_label",
+            "target_type",
+            "target_id",
+            "target_label",
+            "ip",
+            "user_agent",
+            "request_id",
+            "data",
+        ]
+        read_only_fields = fields
+
+
+class NewestFirst(CursorPagination):
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+    ordering = "-id"
+
+
+class AuditEventListView(OrgAPIView):
+    capability = "admin.audit_log"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(n, str, description=d)
+            for n, d in [
+                ("actor", "actor label contains (e-mail, key, token)"),
+                ("action", "exact action, or a prefix ending in '.' such as 'member.'"),
+                ("target", "target label contains, or 'type:id'"),
+                ("window", "1h, 24h, 7d, 30d or 90d"),
+                ("since", "ISO date-time, inclusive"),
+                ("until", "ISO date-time, exclusive"),
+            ]
+        ],
+        responses=AuditEventSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters, errors = filters_from(request.query_params)
+        if errors:
+            raise ValidationFailed(" ".join(errors))
+        paginator = NewestFirst()
+        page = paginator.paginate_queryset(
+            audit_events(org=self.org, filters=filters), request, view=self
+        )
+        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)

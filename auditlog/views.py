@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.choices import AuditAction
+from audit.selectors import AuditFilter, audit_page
+from orgs.access import OrgView
+
+WINDOWS = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+
+
+def parse_when(raw: str) -> datetime | None:
+    """An ISO date-time from a form or query string; naive values are UTC."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw) or parse_datetime(raw + "T00:00")
+    except ValueError:
+        return None
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def filters_from(params: dict[str, str]) -> tuple[AuditFilter, list[str]]:
+    """Filters from query parameters, and a plain-words error for each one that is wrong."""
+    errors: list[str] = []
+    action = params.get("action", "")[:64]
+    if action and not action.endswith(".") and action not in AuditAction.values:
+        errors.append(f"Unknown action {action!r}; pick one from the list.")
+        action = ""
+    since = until = None
+    window = params.get("window", "")
+    if window in WINDOWS:
+        since = timezone.now() - WINDOWS[window]
+    elif window:
+        errors.append(f"Unknown time window {window!r}; use 1h, 24h, 7d, 30d or 90d.")
+    for name in ("since", "until"):
+        raw = params.get(name, "")
+        value = parse_when(raw)
+        if raw and value is None:
+            errors.append(f"{name}={raw!r} is not a date-time (use 2026-01-31T13:00).")
+        elif value is not None:
+            if name == "since":
+                since = value
+            else:
+                until = value
+    return AuditFilter(
+        actor=params.get("actor", "")[:200],
+        action=action,
+        target=params.get("target", "")[:200],
+        since=since,
+        until=until,
+    ), errors
+
+
+class AuditLogView(OrgView):
+    capability = "admin.audit_log"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filters, errors = filters_from(request.GET)
+        before = request.GET.get("before", "")
+        before_id = int(before) if before.isdigit() else None
+        events, next_cursor = audit_page(org=self.org, filters=filters, before=before_id)
+        query = request.GET.copy()
+        query.pop("before", None)
+        return render(
+            request,
+            "auditlog/audit_log.html",
+            {
+                "events": events,
+                "next_cursor": next_cursor,
+                "errors": errors,
+                "params": request.GET,
+                "actions": AuditAction.choices,
+                "windows": list(WINDOWS),
+                "base_query": query.urlencode(),
+                "is_first_page": before_id is None,
+            },
+            status=400 if errors else 200,
+        )

@@ -1,0 +1,67 @@
+"""The REST API's URLs (/api/v1/), gathered from every app."""
+
+from django.urls import path
+
+from auditlog.api import AuditEventListView
+from mapping import api as mapping
+from orgs.api import views
+
+app_name = "api"
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path("permissions/", views.CatalogView.as_view(), name="catalog"),
+    path("members/", views.MemberListView.as_view(), name="member-list"),
+    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
+    path(
+        "members/<int:pk>/deactivate/",
+        views.MemberStatusView.as_view(active=False),
+        name="member-deactivate",
+    ),
+    path(
+        "members/<int:pk>/reactivate/",
+        views.MemberStatusView.as_view(active=True),
+        name="member-reactivate",
+    ),
+    path("members/<int:pk>/roles/", views.MemberRolesView.as_view(), name="member-roles"),
+    path(
+        "members/<int:pk>/roles/<int:role_id>/",
+        views.MemberRoleDetailView.as_view(),
+        name="member-role-detail",
+    ),
+    path("roles/", views.RoleListView.as_view(), name="role-list"),
+    path("roles/<int:pk>/", views.RoleDetailView.as_view(), name="role-detail"),
+    path("teams/", views.TeamListView.as_view(), name="team-list"),
+    path("teams/<int:pk>/", views.TeamDetailView.as_view(), name="team-detail"),
+    path("teams/<int:pk>/members/", views.TeamMembersView.as_view(), name="team-members"),
+    path(
+        "teams/<int:pk>/members/<int:member_id>/",
+        views.TeamMemberDetailView.as_view(),
+        name="team-member-detail",
+    ),
+    path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
+    path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
+    path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
+    path("scim/mapping/", mapping.MappingSettingsView.as_view(), name="mapping"),
+    path("scim/mapping/drift/", mapping.MappingDriftView.as_view(), name="mapping-drift"),
+    path("scim/mapping/sync/", mapping.MappingSyncView.as_view(), name="mapping-sync"),
+    path(
+        "scim/mapping/sync/<int:pk>/",
+        mapping.MappingSyncDetailView.as_view(),
+        name="mapping-sync-detail",
+    ),
+    path(
+        "scim/mapping/<str:direction>/rows/",
+        mapping.MappingTableView.as_view(),
+        name="mapping-rows",
+    ),
+    path(
+        "scim/mapping/<str:direction>/mode/",
+        mapping.MappingModeView.as_view(),
+        name="mapping-mode",
+    ),
+    path(
+        "scim/mapping/<str:direction>/preview/",
+        mapping.MappingPreviewView.as_view(),
+        name="mapping-preview",
+    ),
+]

@@ -1,0 +1,82 @@
+"""The dashboard's door: which org a request is about, who is asking, and may they. (Sign-in
+policy, Require SSO and one-time passwords, is the sign-in app's middleware: sso.middleware.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
+
+from core.exceptions import ServiceError
+from orgs import rbac, selectors
+from orgs.models import Membership, Organization
+
+ADMIN_CAPABILITIES = tuple(c.code for c in rbac.CATALOG if c.code.startswith("admin."))
+
+
+def has_admin_access(membership: Membership) -> bool:
+    perms = rbac.permissions_of(membership)
+    return any(code in perms for code in ADMIN_CAPABILITIES)
+
+
+def found(obj: Any, what: str) -> Any:
+    """The object a scoped selector returned, or a 404 (unknown, or another org's)."""
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    return obj
+
+
+class OrgView(LoginRequiredMixin, View):
+    """Resolves /o/<slug>/ to the viewer's *active* membership there. Another org's slug, or
+    an org the viewer is not active in, is a 404: nothing about it leaks."""
+
+    capability: str | None = None
+    org: Organization
+    membership: Membership
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        membership = selectors.membership_for_page(slug=kwargs.pop("slug"), user=request.user)
+        if membership is None:
+            raise Http404("No such organization.")
+        self.membership = membership
+        self.org = membership.org
+        request.org = membership.org  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        if self.capability and not rbac.may(membership, self.capability):
+            raise PermissionDenied(f"This page needs the {self.capability!r} permission.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def may(self, capability: str) -> bool:
+        return rbac.may(self.membership, capability)
+
+    def fail(self, exc: ServiceError) -> None:
+        messages.error(self.request, exc.message)
+
+
+class OrgActionView(OrgView):
+    """A form that does one thing (one URL per action): POST only; `act` calls one service and
+    returns what to tell the viewer, a refusal comes back as an error message, and the browser
+    goes back to the page named by `back` (with the URL's `pk` when `back_with_pk`)."""
+
+    http_method_names = ["post"]
+    back: str = ""
+    back_with_pk = False
+
+    def act(self, request: HttpRequest, **kwargs: Any) -> str:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        try:
+            messages.success(request, self.act(request, **kwargs))
+        except ServiceError as exc:
+            self.fail(exc)
+        args = [self.org.slug] + ([kwargs["pk"]] if self.back_with_pk else [])
+        return redirect(reverse(f"governance:{self.back}", args=args))

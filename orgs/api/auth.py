@@ -1,0 +1,55 @@
+"""API key authentication: `Authorization: Bearer gov_<prefix>_<secret>`."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from core import tokens
+from orgs.models import ApiKey
+from orgs.services.api_keys import API_KEY_PREFIX
+
+INVALID = "Invalid or revoked API key. Create a new key on the API keys page of the dashboard."
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: HttpRequest) -> tuple[object, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, secret = header.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise exceptions.AuthenticationFailed(
+                "Send the API key as 'Authorization: Bearer gov_...'."
+            )
+        key = tokens.lookup(
+            lambda prefix: (
+                ApiKey.objects.select_related("membership__user", "membership__org")
+                .filter(prefix=prefix)
+                .first()
+            ),
+            API_KEY_PREFIX,
+            secret,
+        )
+        if key is None:
+            raise exceptions.AuthenticationFailed(INVALID)
+        membership = key.membership
+        if key.revoked_at is not None or not membership.is_active or not membership.user.is_active:
+            raise exceptions.AuthenticationFailed(INVALID)
+        tokens.touch_last_used(key)
+        return membership.user, key
+
+    def authenticate_header(self, request: HttpRequest) -> str:
+        return 'Bearer realm="api"'
+
+
+class ApiKeySchema(OpenApiAuthenticationExtension):
+    target_class = "orgs.api.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An API key: gov_..."}

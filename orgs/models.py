@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from orgs.choices import AssignmentSource, MembershipSource, RbacRole
+
+
+def name_key(name: str) -> str:
+    """How role and team names compare: case-insensitive, whitespace runs folded, trimmed."""
+    return " ".join((name or "").split()).casefold()
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=RbacRole.choices, default=RbacRole.MEMBER)
+    is_active = models.BooleanField(default=True)
+    source = models.CharField(
+        max_length=16, choices=MembershipSource.choices, default=MembershipSource.MANUAL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "user"], name="membership_org_user_unique"),
+        ]
+        indexes = [models.Index(fields=["org", "is_active", "role"], name="membership_org_state")]
+
+    def __str__(self) -> str:
+        return self.user.email
+
+    @property
+    def status(self) -> str:
+        return "active" if self.is_active else "deactivated"
+
+
+class CustomRole(models.Model):
+    """An org-defined named set of permissions from the catalog in orgs.rbac."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_roles")
+    name = models.CharField(max_length=100)
+    name_key = models.CharField(max_length=100, editable=False)
+    description = models.CharField(max_length=300, blank=True)
+    permissions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name_key"], name="customrole_org_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleAssignment(models.Model):
+    """A member holds a custom role, granted by hand or by the IdP. Both may exist at once."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="role_assignments"
+    )
+    role = models.ForeignKey(CustomRole, on_delete=models.CASCADE, related_name="assignments")
+    source = models.CharField(max_length=8, choices=AssignmentSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "role", "source"], name="roleassignment_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} ({self.source})"
+
+
+class Team(models.Model):
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    name_key = models.CharField(max_length=100, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name_key"], name="team_org_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="team_memberships")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    source = models.CharField(max_length=8, choices=AssignmentSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "membership", "source"], name="teammembership_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership} in {self.team} ({self.source})"
+
+
+class BearerCredential(models.Model):
+    """What API keys and SCIM tokens share: a public prefix to find the row, an HMAC of the
+    secret (core.tokens), a label, and when it was made, last used and revoked."""
+
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiKey(BearerCredential):
+    """A member's API key. Only an HMAC of the secret is stored; the key is shown once."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["membership"],
+                name="apikey_active_idx",
+                condition=Q(revoked_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gov_{self.prefix}… {self.label}".strip()
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return "api_key", str(self.pk), f"API key {self.prefix} of {self.membership.user.email}"

@@ -1,0 +1,135 @@
+"""Reads, scoped to one organization and to what the viewer may see."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from core.input import as_id
+from identity.models import User
+from orgs.models import (
+    ApiKey,
+    CustomRole,
+    Membership,
+    Organization,
+    RoleAssignment,
+    Team,
+    TeamMembership,
+)
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    """The orgs a signed-in user may switch to."""
+    return (
+        Membership.objects.filter(user=user, is_active=True)
+        .select_related("org")
+        .order_by("org__name")
+    )
+
+
+def member_list(
+    *, org: Organization, search: str = "", status: str = "", role: str = ""
+) -> QuerySet[Membership]:
+    """Members with their custom roles and teams, in a fixed number of queries."""
+    qs = Membership.objects.filter(org=org).select_related("user")
+    search = search.strip()
+    if search:
+        qs = qs.filter(Q(user__email__icontains=search) | Q(user__full_name__icontains=search))
+    if status == "active":
+        qs = qs.filter(is_active=True)
+    elif status == "deactivated":
+        qs = qs.filter(is_active=False)
+    if role in {"admin", "member"}:
+        qs = qs.filter(role=role)
+    return qs.prefetch_related(
+        Prefetch(
+            "role_assignments",
+            queryset=RoleAssignment.objects.select_related("role").order_by("role__name_key"),
+        ),
+        Prefetch(
+            "team_memberships",
+            queryset=TeamMembership.objects.select_related("team").order_by("team__name_key"),
+        ),
+    ).order_by("user__email", "pk")
+
+
+def member_get(*, org: Organization, pk: object) -> Membership | None:
+    pk = as_id(pk)
+    return member_list(org=org).filter(pk=pk).first() if pk else None
+
+
+def custom_role_list(*, org: Organization) -> QuerySet[CustomRole]:
+    return (
+        CustomRole.objects.filter(org=org)
+        .annotate(holder_count=Count("assignments__membership", distinct=True))
+        .order_by("name_key")
+    )
+
+
+def custom_role_get(*, org: Organization, pk: object) -> CustomRole | None:
+    pk = as_id(pk)
+    return CustomRole.objects.filter(org=org, pk=pk).first() if pk else None
+
+
+def team_list(*, org: Organization) -> QuerySet[Team]:
+    return (
+        Team.objects.filter(org=org)
+        .annotate(member_count=Count("team_memberships__membership", distinct=True))
+        .order_by("name_key")
+    )
+
+
+def team_get(*, org: Organization, pk: object) -> Team | None:
+    pk = as_id(pk)
+    return Team.objects.filter(org=org, pk=pk).first() if pk else None
+
+
+def team_members(*, team: Team) -> QuerySet[TeamMembership]:
+    return team.team_memberships.select_related("membership__user").order_by(
+        "membership__user__email", "source"
+    )
+
+
+def api_keys_for(*, membership: Membership) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(membership=membership).order_by("-created_at")
+
+
+def api_key_get(*, membership: Membership, pk: object) -> ApiKey | None:
+    pk = as_id(pk)
+    return api_keys_for(membership=membership).filter(pk=pk).first() if pk else None
+
+
+def org_counts(*, org: Organization) -> dict[str, int]:
+    m = Membership.objects.filter(org=org).aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        deactivated=Count("pk", filter=Q(is_active=False)),
+        admins=Count("pk", filter=Q(is_active=True, role="admin")),
+    )
+    return {
+        "members_active": m["active"],
+        "members_deactivated": m["deactivated"],
+        "admins": m["admins"],
+        "custom_roles": CustomRole.objects.filter(org=org).count(),
+        "teams": Team.objects.filter(org=org).count(),
+    }
+
+
+def membership_for_page(*, slug: str, user: User) -> Membership | None:
+    """The viewer's active membership in the org of a dashboard URL, with the org."""
+    return (
+        Membership.objects.select_related("org")
+        .filter(org__slug=slug, user=user, is_active=True)
+        .first()
+    )
+
+
+def active_membership(*, org: Organization, user: User) -> Membership | None:
+    return Membership.objects.filter(org=org, user=user, is_active=True).first()
+
+
+def orgs_of_user(user: User) -> list[Organization]:
+    """Every org the user belongs to (active or not): events about the person go to each log."""
+    return list(Organization.objects.filter(memberships__user=user))
+
+
+def org_by_slug(slug: str) -> Organization | None:
+    return Organization.objects.filter(slug=slug).first()

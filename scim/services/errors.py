@@ -1,0 +1,31 @@
+"""Refused SCIM requests, kept 7 days for the dashboard's "recent errors"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from scim.models import ScimRequestError, ScimToken
+
+ERROR_LOG_DAYS = 7
+
+
+def scim_error_record(
+    *, token: ScimToken, method: str, path: str, status: int, scim_type: str | None, detail: str
+) -> None:
+    """Log a refused request for the dashboard. Not audited: nothing changed."""
+    now = timezone.now()
+    ScimRequestError.objects.filter(
+        org_id=token.org_id, at__lt=now - timedelta(days=ERROR_LOG_DAYS)
+    ).delete()
+    ScimRequestError.objects.create(
+        org_id=token.org_id,
+        token=token,
+        at=now,
+        method=method,
+        path=path[:300],
+        status=status,
+        scim_type=scim_type or "",
+        detail=detail[:500],
+    )
