@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from audit.choices import AuditAction
 from audit.models import AuditEvent
 
 
@@ -57,7 +56,3 @@ def audit_page(
     rows = list(qs[: limit + 1])
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-def action_choices() -> list[tuple[str, str]]:
-    return list(AuditAction.choices)

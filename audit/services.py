@@ -36,7 +36,13 @@ def audit_record(
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record() must run inside the transaction of the change.")
     if not isinstance(action, AuditAction):
-        action = AuditAction(action)  # unknown names fail here, not in a report later
+        # An unknown name fails here, with the change, not in a report later.
+        try:
+            action = AuditAction(action)
+        except ValueError:
+            raise ValueError(
+                f"{action!r} is not a registered audit event: add it to audit.choices.AuditAction."
+            ) from None
     kind, actor_id, actor_label = describe_actor(actor)
     if target is not None:
         t_type, t_id, t_label = describe_target(target)

@@ -11,6 +11,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
+from audit.choices import AuditAction
 from audit.selectors import AuditFilter, audit_page
 from core.doors import machine_error
 from governance.health import broker_check
@@ -57,7 +58,7 @@ class OverviewView(OrgView):
             recent, _ = audit_page(org=self.org, limit=10)
         # Break-glass sign-ins are shown to every admin, whatever else they may see.
         glass, _ = audit_page(
-            org=self.org, filters=AuditFilter(action="sso.break_glass_login"), limit=10
+            org=self.org, filters=AuditFilter(action=AuditAction.SSO_BREAK_GLASS_LOGIN), limit=10
         )
         return render(
             request,

@@ -30,8 +30,6 @@ from orgs.models import name_key as key_of
 
 NAME_MAX = 100  # as orgs.services: a created role or team takes the group's name
 CHUNK = 1000
-# What name-based mode may remove: hand-made and group-mapped rows, not the roles attribute's.
-REPLACEABLE = (AssignmentSource.IDP, AssignmentSource.MANUAL)
 
 
 def group_target_name(display_name: str) -> str:

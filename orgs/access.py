@@ -3,7 +3,7 @@ policy, Require SSO and one-time passwords, is the sign-in app's middleware: sso
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -17,6 +17,7 @@ from core.exceptions import ServiceError
 from orgs import rbac, selectors
 from orgs.models import Membership, Organization
 
+T = TypeVar("T")
 ADMIN_CAPABILITIES = tuple(c.code for c in rbac.CATALOG if c.code.startswith("admin."))
 
 
@@ -25,7 +26,7 @@ def has_admin_access(membership: Membership) -> bool:
     return any(code in perms for code in ADMIN_CAPABILITIES)
 
 
-def found(obj: Any, what: str) -> Any:
+def found(obj: T | None, what: str) -> T:
     """The object a scoped selector returned, or a 404 (unknown, or another org's)."""
     if obj is None:
         raise Http404(f"No such {what}.")

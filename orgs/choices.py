@@ -27,8 +27,3 @@ class AssignmentSource(models.TextChoices):
     MANUAL = "manual", "Hand-made"
     IDP = "idp", "IdP group mapping"
     SCIM = "scim", "SCIM roles attribute"
-
-
-class MemberStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    DEACTIVATED = "deactivated", "Deactivated"

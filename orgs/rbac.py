@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orgs.choices import RbacRole
+from orgs.models import CustomRole, Membership
 
 
 @dataclass(frozen=True)
@@ -59,30 +60,28 @@ def catalog_groups() -> list[tuple[str, list[Capability]]]:
     return list(groups.items())
 
 
-def permissions_of(membership: object) -> frozenset[str]:
+def permissions_of(membership: Membership | None) -> frozenset[str]:
     """Everything a membership may do. Admins hold the whole catalog; members the union of
     their custom roles. Inactive memberships hold nothing. Cached on the instance."""
     cached = getattr(membership, "_permissions_cache", None)
     if cached is not None:
         return cached
-    if membership is None or not membership.is_active:  # type: ignore[attr-defined]
+    if membership is None or not membership.is_active:
         perms: frozenset[str] = frozenset()
-    elif membership.role == RbacRole.ADMIN:  # type: ignore[attr-defined]
+    elif membership.role == RbacRole.ADMIN:
         perms = CATALOG_CODES
     else:
-        from orgs.models import CustomRole
-
         codes: set[str] = set()
         for role_perms in CustomRole.objects.filter(assignments__membership=membership).values_list(
             "permissions", flat=True
         ):
             codes.update(role_perms or [])
         perms = frozenset(codes & CATALOG_CODES)
-    membership._permissions_cache = perms  # type: ignore[attr-defined]
+    membership._permissions_cache = perms
     return perms
 
 
-def may(membership: object, capability: str) -> bool:
+def may(membership: Membership | None, capability: str) -> bool:
     """May this membership use this capability? The single permission question."""
     if capability not in CATALOG_CODES:
         raise ValueError(f"unknown capability {capability!r}")
@@ -91,7 +90,5 @@ def may(membership: object, capability: str) -> bool:
 
 def is_admin(membership: object) -> bool:
     return bool(
-        membership is not None
-        and membership.is_active  # type: ignore[attr-defined]
-        and membership.role == RbacRole.ADMIN  # type: ignore[attr-defined]
+        membership is not None and membership.is_active and membership.role == RbacRole.ADMIN
     )

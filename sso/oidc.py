@@ -28,6 +28,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 from core import crypto, outbound
 from core.exceptions import ServiceError, ValidationFailed
 from sso.exceptions import SsoFailure
+from sso.models import SsoConnection
 
 LEEWAY_SECONDS = 120
 PENDING_KEY = "sso_oidc_pending"  # session: state -> {org, next, test, tester}
@@ -87,7 +88,7 @@ def discover(issuer: str) -> dict[str, str]:
     }
 
 
-def _org_settings(conn: Any, callback_url: str) -> dict[str, Any]:
+def _org_settings(conn: SsoConnection, callback_url: str) -> dict[str, Any]:
     return {
         "OIDC_OP_AUTHORIZATION_ENDPOINT": conn.oidc_authorization_endpoint,
         "OIDC_OP_TOKEN_ENDPOINT": conn.oidc_token_endpoint,
@@ -111,7 +112,9 @@ def _org_settings(conn: Any, callback_url: str) -> dict[str, Any]:
 class OrgOIDCBackend(OIDCAuthenticationBackend):
     """The library's token exchange and JWS checks, with one org's settings."""
 
-    def __init__(self, conn: Any, callback_url: str) -> None:  # no super(): it reads settings
+    def __init__(
+        self, conn: SsoConnection, callback_url: str
+    ) -> None:  # no super(): it reads settings
         self.conn = conn
         self.callback_url = callback_url
         self.settings = _org_settings(conn, callback_url)
@@ -235,7 +238,12 @@ class OrgOIDCLoginView(OIDCAuthenticationRequestView):
         return import_from_settings(attr, *args)
 
     def start(
-        self, request: HttpRequest, conn: Any, *, callback_url: str, pending: dict[str, Any]
+        self,
+        request: HttpRequest,
+        conn: SsoConnection,
+        *,
+        callback_url: str,
+        pending: dict[str, Any],
     ) -> HttpResponse:
         self.request = request
         self.settings = _org_settings(conn, callback_url)

@@ -34,6 +34,7 @@ from saml2 import BINDING_HTTP_POST
 from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
 
 from sso.exceptions import SsoFailure
+from sso.models import SsoConnection
 from sso.saml_client import MAX_SKEW, client_for
 from sso.saml_metadata import DS, SpUrls, parse_defused
 
@@ -181,7 +182,9 @@ def _when(value: str | None) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _semantic_check(root: Element, conn: Any, urls: SpUrls, now: dt.datetime) -> dict[str, Any]:
+def _semantic_check(
+    root: Element, conn: SsoConnection, urls: SpUrls, now: dt.datetime
+) -> dict[str, Any]:
     """Destination, issuer, Recipient, Audience and time, on the (one, signed) assertion."""
     destination = root.get("Destination")
     if destination != urls.acs:
@@ -250,7 +253,12 @@ def _semantic_check(root: Element, conn: Any, urls: SpUrls, now: dt.datetime) ->
 
 
 def validate_response(
-    conn: Any, urls: SpUrls, xml: bytes, root: Element, *, outstanding: dict[str, Any] | None
+    conn: SsoConnection,
+    urls: SpUrls,
+    xml: bytes,
+    root: Element,
+    *,
+    outstanding: dict[str, Any] | None,
 ) -> SamlResult:
     """Everything after the shape check: the signature (pysaml2 + xmlsec1), then ours."""
     now = clock()

@@ -21,6 +21,7 @@ from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from core import crypto
+from sso.models import SsoConnection
 from sso.saml_metadata import SpUrls, idp_metadata_xml
 
 MAX_SKEW = dt.timedelta(seconds=120)  # clock difference tolerated with the IdP
@@ -60,7 +61,7 @@ def _write_private(name: str, content: str) -> str:
     return path
 
 
-def client_for(conn: Any, urls: SpUrls) -> Saml2Client:
+def client_for(conn: SsoConnection, urls: SpUrls) -> Saml2Client:
     """The org's pysaml2 client, built once per (org, config version, base URL)."""
     # The version changes on every edit; the digest also covers what the client is built from,
     # so a reused org id (a restored database, a test run) never meets a stale client.
@@ -139,7 +140,9 @@ def browser_started(cookie: str, request_id: str) -> bool:
     return request_digest(request_id) in cookie.split(".")
 
 
-def authn_request_create(conn: Any, urls: SpUrls, *, state: dict[str, Any]) -> tuple[str, str]:
+def authn_request_create(
+    conn: SsoConnection, urls: SpUrls, *, state: dict[str, Any]
+) -> tuple[str, str]:
     """A signed AuthnRequest (HTTP-Redirect, RSA-SHA256); returns (request ID, the IdP URL to
     send the browser to). `state` (next path, test mode) is kept server-side under the ID."""
     client = client_for(conn, urls)

@@ -9,7 +9,6 @@ import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from cryptography import x509
@@ -22,6 +21,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
 
 from sso.exceptions import SsoFailure
+from sso.models import SsoConnection
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
@@ -74,7 +74,7 @@ def pem_body(pem: str) -> str:
     return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
 
 
-def sp_metadata_xml(conn: Any, urls: SpUrls) -> str:
+def sp_metadata_xml(conn: SsoConnection, urls: SpUrls) -> str:
     cert = pem_body(conn.sp_certificate)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -20,6 +20,19 @@ from orgs.services.orgs import org_create
 PASSWORD = "correct-horse-battery-staple-42"
 
 
+def assert_audited(action: str, *, org: Organization | None = None, **expected: Any) -> AuditEvent:
+    """The newest event named `action` (in `org`'s log when given), checked field by field
+    against `expected`; fails naming what is missing or different."""
+    events = AuditEvent.objects.filter(action=action)
+    if org is not None:
+        events = events.filter(org_id=org.pk)
+    event = events.order_by("-id").first()
+    assert event is not None, f"no {action!r} event" + (f" in {org.slug}'s log" if org else "")
+    for field, value in expected.items():
+        assert getattr(event, field) == value, f"{action}: {field} is {getattr(event, field)!r}"
+    return event
+
+
 def audit_count(**filters: Any) -> int:
     return AuditEvent.objects.filter(**filters).count()
 

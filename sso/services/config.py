@@ -54,7 +54,7 @@ def sso_lock(org: Organization, actor: Actor | None = None) -> SsoConnection:
     return SsoConnection.objects.select_for_update().get(org=org)
 
 
-def sso_changed(conn: Any, *, actor: Actor | None, changes: dict[str, Any]) -> None:
+def sso_changed(conn: SsoConnection, *, actor: Actor | None, changes: dict[str, Any]) -> None:
     conn.version += 1
     conn.save()
     audit_record(

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from core.exceptions import ServiceError
 from core.urlsafety import safe_local_path
+from identity.models import User
 from identity.selectors import user_get
 from orgs import rbac
 from orgs.access import has_admin_access
@@ -57,7 +58,7 @@ def ready_connection(slug: str, protocol: str) -> tuple[Organization, SsoConnect
     return org, conn
 
 
-def _tester(request: HttpRequest, org: Organization) -> Any:
+def _tester(request: HttpRequest, org: Organization) -> User:
     """A test login is started by a signed-in member allowed to manage this org's SSO."""
     if not request.user.is_authenticated:
         raise PermissionDenied("Sign in as an admin of this organization to test SSO.")
@@ -121,7 +122,7 @@ def finish(
     )
 
 
-def _landing(org: Organization, user: Any) -> str:
+def _landing(org: Organization, user: User) -> str:
     """Where a sign-in without a `next` lands: the org's Overview for those with an
     administrative role, their own access page for everyone else."""
     membership = active_membership(org=org, user=user)

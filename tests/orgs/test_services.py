@@ -35,17 +35,13 @@ from orgs.services.members import (
 from orgs.services.orgs import org_create
 from orgs.services.roles import custom_role_create, custom_role_delete, custom_role_update
 from orgs.services.teams import team_create, team_delete, team_rename
-from tests.conftest import audit_count
-
-
-def last_event(action: str) -> AuditEvent:
-    return AuditEvent.objects.filter(action=action).latest("id")
+from tests.conftest import assert_audited, audit_count
 
 
 def test_org_create_records_event(db):
     org = org_create(slug="acme", name="Acme", actor=None)
     assert Organization.objects.get(slug="acme") == org
-    event = last_event(AuditAction.ORG_CREATED)
+    event = assert_audited(AuditAction.ORG_CREATED)
     assert event.org_id == org.pk and event.actor_kind == "system"
     assert event.data == {"new": {"slug": "acme", "name": "Acme"}}
 
@@ -73,7 +69,7 @@ def test_membership_add_creates_user_with_one_time_password(org, admin):
     assert m.role == RbacRole.MEMBER and m.is_active and m.source == "manual"
     assert added.user_created and added.one_time_password
     assert m.user.check_password(added.one_time_password) and m.user.password_change_required
-    event = last_event(AuditAction.MEMBER_ADDED)
+    event = assert_audited(AuditAction.MEMBER_ADDED)
     assert event.actor_label == admin.user.email and event.target_id == str(m.pk)
     assert event.data["new"]["email"] == "new.person@acme.example"
     assert audit_count(action=AuditAction.USER_CREATED, target_id=str(m.user.pk)) == 1
@@ -110,7 +106,7 @@ def test_change_role_records_old_and_new(admin, member):
     membership_change_role(membership=member, role=RbacRole.ADMIN, actor=admin.user)
     member.refresh_from_db()
     assert member.role == RbacRole.ADMIN
-    event = last_event(AuditAction.MEMBER_ROLE_CHANGED)
+    event = assert_audited(AuditAction.MEMBER_ROLE_CHANGED)
     assert event.data == {"old": {"role": "member"}, "new": {"role": "admin"}}
 
 
@@ -138,7 +134,7 @@ def test_deactivate_revokes_sessions_and_api_keys_and_keeps_data(admin, member, 
     ).exists()
     assert UserSession.objects.filter(user=member.user).count() == 0
     assert TeamMembership.objects.filter(membership=member).exists()  # nothing deleted
-    event = last_event(AuditAction.MEMBER_DEACTIVATED)
+    event = assert_audited(AuditAction.MEMBER_DEACTIVATED)
     assert event.data["old"] == {"status": "active"} and event.data["new"] == {
         "status": "deactivated"
     }
@@ -153,7 +149,7 @@ def test_reactivate_records_event(admin, member):
     membership_reactivate(membership=member, actor=admin.user)
     member.refresh_from_db()
     assert member.is_active and member.deactivated_at is None
-    assert last_event(AuditAction.MEMBER_REACTIVATED).data["new"] == {"status": "active"}
+    assert assert_audited(AuditAction.MEMBER_REACTIVATED).data["new"] == {"status": "active"}
 
 
 def test_custom_role_create_update_delete(org, admin, member):
@@ -165,14 +161,14 @@ def test_custom_role_create_update_delete(org, admin, member):
     )
     assert role.name == "Support Builder" and role.name_key == "support builder"
     assert role.permissions == ["agents.create", "agents.run"]
-    assert last_event(AuditAction.CUSTOM_ROLE_CREATED).data["new"]["permissions"] == [
+    assert assert_audited(AuditAction.CUSTOM_ROLE_CREATED).data["new"]["permissions"] == [
         "agents.create",
         "agents.run",
     ]
 
     role_assign(membership=member, role=role, actor=admin.user)
     custom_role_update(role=role, permissions=["agents.run"], actor=admin.user)
-    event = last_event(AuditAction.CUSTOM_ROLE_UPDATED)
+    event = assert_audited(AuditAction.CUSTOM_ROLE_UPDATED)
     assert event.data == {
         "old": {"permissions": ["agents.create", "agents.run"]},
         "new": {"permissions": ["agents.run"]},
@@ -180,7 +176,7 @@ def test_custom_role_create_update_delete(org, admin, member):
 
     custom_role_delete(role=role, actor=admin.user)
     assert not CustomRole.objects.filter(pk=role.pk).exists()
-    event = last_event(AuditAction.CUSTOM_ROLE_DELETED)
+    event = assert_audited(AuditAction.CUSTOM_ROLE_DELETED)
     assert event.data["old"]["holders"] == ["member@acme.example"]
     assert event.target_label == "Support Builder"
 
@@ -235,12 +231,12 @@ def test_role_from_another_org_cannot_be_assigned(org, other_org, admin, member)
 def test_team_lifecycle(org, admin, member):
     team = team_create(org=org, name="Support", actor=admin.user)
     team_rename(team=team, name="Customer Support", actor=admin.user)
-    assert last_event(AuditAction.TEAM_RENAMED).data == {
+    assert assert_audited(AuditAction.TEAM_RENAMED).data == {
         "old": {"name": "Support"},
         "new": {"name": "Customer Support"},
     }
     assert team_member_add(team=team, membership=member, actor=admin.user)
-    assert last_event(AuditAction.TEAM_MEMBER_ADDED).data["new"] == {
+    assert assert_audited(AuditAction.TEAM_MEMBER_ADDED).data["new"] == {
         "member": "member@acme.example",
         "source": "manual",
     }
@@ -248,7 +244,7 @@ def test_team_lifecycle(org, admin, member):
     assert not team_member_remove(team=team, membership=member, actor=admin.user)
     team_delete(team=team, actor=admin.user)
     assert not Team.objects.exists()
-    assert last_event(AuditAction.TEAM_DELETED).data["old"]["name"] == "Customer Support"
+    assert assert_audited(AuditAction.TEAM_DELETED).data["old"]["name"] == "Customer Support"
 
 
 def test_team_name_conflict_changes_nothing(org, admin):
@@ -275,7 +271,7 @@ def test_api_key_create_stores_only_a_hash_and_revoke(admin):
     key, secret = api_key_create(membership=admin, label="ci", actor=admin.user)
     assert secret.startswith(f"gov_{key.prefix}_")
     assert secret not in key.key_hash and key.key_hash == tokens.token_hash(secret)
-    assert last_event(AuditAction.API_KEY_CREATED).data["new"]["label"] == "ci"
+    assert assert_audited(AuditAction.API_KEY_CREATED).data["new"]["label"] == "ci"
     api_key_revoke(api_key=key, actor=admin.user)
     key.refresh_from_db()
     assert key.revoked_at is not None

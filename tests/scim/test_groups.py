@@ -6,6 +6,7 @@ import pytest
 
 from audit.models import AuditEvent
 from mapping.models import IdpGroup, IdpGroupMember
+from tests.conftest import assert_audited
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -66,7 +67,7 @@ def test_okta_group_push_sequence(scim, users):
     assert member_names(gid) == ["u1@acme.example", "u2@acme.example"]
     got = scim("GET", f"/Groups/{gid}").json()
     assert got["displayName"] == "Engineering Team" and len(got["members"]) == 2
-    e = AuditEvent.objects.filter(action="scim.group_updated").latest("id")
+    e = assert_audited("scim.group_updated")
     assert e.data["old"] == {"display_name": "Engineering"}
     assert e.data["members_added"] == ["u1@acme.example", "u2@acme.example"]
     assert e.data["members_removed"] == ["u0@acme.example"]

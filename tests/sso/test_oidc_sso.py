@@ -14,6 +14,7 @@ from orgs.services.members import membership_add, membership_deactivate
 from sso.models import SsoConnection, SsoIdentity
 from sso.services.config import sso_jit_set, sso_oidc_configure, sso_protocol_set
 from sso.services.domains import sso_domains_set
+from tests.conftest import assert_audited
 from tests.sso.oidc_op import SECRET, OidcProvider, sign_in_at_provider
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,7 @@ def sign_in(client: Client, login: str, query: str = ""):
 
 
 def failure_reason() -> str:
-    return AuditEvent.objects.filter(action="sso.login_failed").latest("id").data["reason"]
+    return assert_audited("sso.login_failed").data["reason"]
 
 
 def test_oidc_sign_in_links_the_member_and_lands_in_the_dashboard(oidc_org, client):
@@ -209,7 +210,7 @@ def test_the_discovery_document_is_read_when_the_issuer_is_saved(org, admin, pro
     assert conn.oidc_token_endpoint.startswith(provider.issuer)
     assert conn.oidc_jwks_uri.startswith(provider.issuer)
     assert conn.oidc_client_secret and SECRET not in conn.oidc_client_secret  # encrypted
-    event = AuditEvent.objects.filter(action="sso.config_changed").latest("id")
+    event = assert_audited("sso.config_changed")
     assert event.data["changes"]["oidc_client_secret"] == "changed"
     assert SECRET not in str(event.data)
 
@@ -292,7 +293,7 @@ def test_the_provider_reporting_an_error_is_explained(oidc_org, client):
     )
     assert response.status_code == 403
     assert "access_denied" in failure_reason() and "User not assigned" in failure_reason()
-    assert AuditEvent.objects.filter(action="sso.login_failed").latest("id").org_id == oidc_org.pk
+    assert assert_audited("sso.login_failed").org_id == oidc_org.pk
 
 
 @pytest.mark.parametrize(

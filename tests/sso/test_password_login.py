@@ -10,7 +10,7 @@ from audit.choices import AuditAction
 from audit.models import AuditEvent
 from identity.models import UserSession
 from orgs.services.members import membership_add, membership_deactivate
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, assert_audited
 
 
 def login(client, email, password):
@@ -52,7 +52,7 @@ def test_deactivated_member_cannot_sign_in_with_a_password(client, admin, member
     membership_deactivate(membership=member, actor=admin.user)
     r = login(client, "member@acme.example", PASSWORD)
     assert r.status_code == 400 and SESSION_KEY not in client.session
-    e = AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).latest("id")
+    e = assert_audited(AuditAction.LOGIN_FAILED)
     assert e.data["reason"] == "account or every membership is deactivated"
 
 
@@ -111,8 +111,6 @@ def test_home_sends_members_to_their_org(client, admin, member):
 def test_password_sign_in_is_throttled_per_email_and_the_limit_reveals_nothing(admin, settings):
     from django.test import Client
 
-    from audit.models import AuditEvent
-
     settings.SIGNIN_MAX_FAILURES_PER_EMAIL = 3
     for email in ("admin@acme.example", "nobody@acme.example"):
         client = Client()
@@ -123,7 +121,7 @@ def test_password_sign_in_is_throttled_per_email_and_the_limit_reveals_nothing(a
         assert response.status_code == 429
         assert "Too many failed sign-ins" in response.content.decode()
         assert "_auth_user_id" not in client.session
-    throttled = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
+    throttled = assert_audited("auth.login_failed")
     assert "throttled" in throttled.data["reason"]
 
 

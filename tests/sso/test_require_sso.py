@@ -13,7 +13,7 @@ from orgs.services.members import membership_add, membership_deactivate
 from sso.models import SsoConnection, SsoDomain
 from sso.services.config import sso_require_set, sso_saml_configure
 from sso.services.domains import sso_domains_set
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, assert_audited
 from tests.sso.conftest import ADA, sp_metadata
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_require_sso_on_after_a_test_refuses_member_passwords(saml_world, member
     assert response.status_code == 400
     assert "requires single sign-on" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    failed = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
+    failed = assert_audited("auth.login_failed")
     assert "requires SSO" in failed.data["reason"]
 
 

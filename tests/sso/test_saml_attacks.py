@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from orgs.services.members import membership_add
 from sso import saml
 from sso.services.config import sso_saml_settings_set
+from tests.conftest import assert_audited
 from tests.sso.conftest import ACS, ADA, ENTITY_ID, sp_metadata
 from tests.sso.saml_idp import DS, SAML, SAMLP, Person, TestIdp
 
@@ -73,7 +74,7 @@ def assert_refused(world, response, *reason_parts: str, succeeded_before: int = 
     assert response.status_code == 403, response.status_code
     assert "_auth_user_id" not in world.client.session
     assert AuditEvent.objects.filter(action="sso.login_succeeded").count() == succeeded_before
-    event = AuditEvent.objects.filter(action="sso.login_failed", org_id=world.org.pk).latest("id")
+    event = assert_audited("sso.login_failed", org_id=world.org.pk)
     reason = event.data["reason"]
     for part in reason_parts:
         assert part.lower() in reason.lower(), reason

@@ -14,6 +14,7 @@ from orgs.services.members import membership_add, membership_deactivate
 from sso.exceptions import SsoFailure
 from sso.models import SsoConnection, SsoIdentity
 from sso.services.config import sso_jit_set, sso_saml_configure, sso_saml_settings_set
+from tests.conftest import assert_audited
 from tests.sso.conftest import ACS, ADA, ENTITY_ID, sp_metadata
 from tests.sso.saml_idp import Person, TestIdp, b64
 
@@ -27,7 +28,7 @@ def signed_in_as(client: Client) -> User | None:
 
 
 def reason() -> str:
-    return AuditEvent.objects.filter(action="sso.login_failed").latest("id").data["reason"]
+    return assert_audited("sso.login_failed").data["reason"]
 
 
 def test_sp_metadata_names_entity_id_acs_nameid_format_and_signing_cert(saml_world):
@@ -241,7 +242,7 @@ def test_a_response_for_one_org_is_refused_at_another_orgs_acs(saml_world, other
     xml = saml_world.respond(ADA, request)  # signed by Acme's IdP, for Acme's SP
     response = Client().post("/sso/saml/globex/acs/", {"SAMLResponse": b64(xml)})
     assert response.status_code == 403
-    event = AuditEvent.objects.filter(action="sso.login_failed").latest("id")
+    event = assert_audited("sso.login_failed")
     assert event.org_id == other_org.pk
 
 
@@ -270,7 +271,7 @@ def test_saml_idp_set_command_prints_json_and_configures_the_org(org, idp_keys, 
     assert printed["sp"]["acs_url"] == "https://gov.example/sso/saml/acme/acs/"
     assert len(printed["idp_certificates"]) == 1
     assert SsoConnection.objects.get(org=org).idp_sso_url == idp.sso_url
-    event = AuditEvent.objects.filter(action="sso.config_changed").latest("id")
+    event = assert_audited("sso.config_changed")
     assert event.actor_label == "manage.py saml_idp_set"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import CommandParser
 
 from core.management import CommandFailed
@@ -33,8 +34,6 @@ class Command(OrgCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from django.conf import settings
-
         org = self.org(opts["org"])
         path = Path(opts["metadata"])
         try:
