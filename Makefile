@@ -60,9 +60,15 @@ run: venv
 	@bash scripts/embedded-run
 
 # On PostgreSQL (and Redis) when they are reachable, as in CI; then on SQLite.
+# In CI (CI=true) PostgreSQL and Redis are required: their absence fails the run instead of
+# quietly skipping the tests that need them. On a laptop without them, the suite says so and
+# runs on SQLite.
 test: venv system-deps services oidc-provider
 	@if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  $(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$${CI:-}" ]; then \
+	  echo "CI: PostgreSQL is not reachable on 127.0.0.1:5432; refusing to skip its tests." >&2; \
+	  exit 1; \
 	else \
 	  echo "PostgreSQL is not reachable on 127.0.0.1:5432: its tests run only on SQLite here."; \
 	fi
@@ -71,6 +77,11 @@ test: venv system-deps services oidc-provider
 test-postgres: venv
 	@echo "== test suite on PostgreSQL =="
 	@redis=""; redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && redis="$(REDIS_TEST_URL)"; \
+	if [ -z "$$redis" ] && [ -n "$${CI:-}" ]; then \
+	  echo "CI: Redis is not reachable on 127.0.0.1:6379; refusing to skip its tests." >&2; \
+	  exit 1; \
+	fi; \
+	[ -n "$$redis" ] || echo "Redis is not reachable on 127.0.0.1:6379: the cache is per process here."; \
 	DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(BIN)/pytest $(PYTEST_ARGS)
 
 test-sqlite: venv

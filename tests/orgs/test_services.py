@@ -21,6 +21,8 @@ from orgs.models import (
 )
 from orgs.services.api_keys import api_key_create, api_key_revoke
 from orgs.services.assignments import (
+    MemberChange,
+    assignments_bulk_change,
     role_assign,
     role_unassign,
     team_member_add,
@@ -311,3 +313,50 @@ def test_audit_rolls_back_with_the_change(org, admin, monkeypatch):
     with pytest.raises(RuntimeError):
         team_create(org=org, name="Ghost", actor=admin.user)
     assert not Team.objects.filter(name="Ghost").exists()
+
+
+def test_a_bulk_assignment_change_writes_rows_and_one_event_per_member(org, member, admin):
+    builder = custom_role_create(org=org, name="Builder", actor=None)
+    role_assign(membership=admin, role=builder, source=AssignmentSource.IDP, actor=None)
+    held = RoleAssignment.objects.get(membership=admin, role=builder)
+    before = audit_count(action="scim.user_role_changed")
+    assignments_bulk_change(
+        kind="roles",
+        add=[(member.pk, builder.pk), (member.pk, builder.pk)],  # a repeat is kept once
+        delete_ids=[held.pk],
+        source=AssignmentSource.IDP,
+        changes=[
+            MemberChange(org=org, membership_id=member.pk, label="m", data={"new": ["Builder"]}),
+            MemberChange(org=org, membership_id=admin.pk, label="a", data={"old": ["Builder"]}),
+        ],
+        action=AuditAction.SCIM_USER_ROLE_CHANGED,
+        actor=None,
+    )
+    assert list(RoleAssignment.objects.values_list("membership_id", "source")) == [
+        (member.pk, AssignmentSource.IDP)
+    ]
+    assert audit_count(action="scim.user_role_changed") == before + 2
+    event = assert_audited("scim.user_role_changed", org=org, target_id=str(admin.pk))
+    assert event.data == {"old": ["Builder"]} and event.target_label == "a"
+
+
+def test_a_bulk_assignment_change_that_cannot_be_audited_changes_nothing(org, member, monkeypatch):
+    import orgs.services.assignments as svc
+
+    builder = custom_role_create(org=org, name="Builder", actor=None)
+
+    def broken(**kwargs):
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(svc, "audit_record", broken)
+    with pytest.raises(RuntimeError):
+        assignments_bulk_change(
+            kind="roles",
+            add=[(member.pk, builder.pk)],
+            delete_ids=[],
+            source=AssignmentSource.IDP,
+            changes=[MemberChange(org=org, membership_id=member.pk, label="m", data={})],
+            action=AuditAction.SCIM_USER_ROLE_CHANGED,
+            actor=None,
+        )
+    assert not RoleAssignment.objects.exists()

@@ -41,9 +41,10 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, admin):
     assert msg in wrong.content and msg in unknown.content
     assert SESSION_KEY not in client.session
     failures = AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).order_by("id")
-    assert [(e.org_id, e.actor_label) for e in failures] == [
-        (admin.org_id, "admin@acme.example"),
-        (None, "ghost@acme.example"),
+    # A sign-in attempt is an anonymous actor naming the e-mail it tried, never the user.
+    assert [(e.org_id, e.actor_kind, e.actor_id, e.actor_label) for e in failures] == [
+        (admin.org_id, "anonymous", "", "admin@acme.example"),
+        (None, "anonymous", "", "ghost@acme.example"),
     ]
     assert failures[0].data["reason"] == "wrong e-mail or password"
 
