@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping bench-sso clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-mapping bench-sso bench-rows clean
 
 venv: $(STAMP)
 
@@ -100,7 +100,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-mapping bench-sso
+bench: bench-scim bench-mapping bench-sso bench-rows
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -113,6 +113,10 @@ bench-mapping: venv services
 # SAML sign-in: 300 first and 300 repeat sign-ins through the ACS (pysaml2 IdP, xmlsec1).
 bench-sso: venv services system-deps
 	$(BIN)/python bench/sso.py
+
+# core.rows: each hand-written statement against the ORM, and its share of a SCIM create.
+bench-rows: venv services
+	$(BIN)/python bench/rows.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts

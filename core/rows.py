@@ -1,8 +1,24 @@
-"""Hand-written SQL for the few statements that run on every SCIM request, where compiling an
-ORM query costs several times more CPU than running it (the token check: ~0.5 ms of
-compilation for a 0.07 ms indexed read). Rows still become model instances the way the ORM
-makes them (every concrete column, through the same database converters), and inserted values
-go through the same field methods as `save()`."""
+"""The only hand-written SQL of the project, each statement kept because a benchmark shows it
+is worth more than 10 % of a figure (`make bench-rows` measures every candidate against the
+ORM in one run; README, Benchmarks). Everything else goes through the ORM.
+
+Measured on 2026-11-29 (python-svc machine, 2 cores, PostgreSQL 15), CPU per call, hand / ORM:
+
+- `fetch_with_related`, the SCIM token and its organization by prefix, on every SCIM request:
+  0.38 / 1.73 ms, saving 15 % of a SCIM create and 17 % of a `userName eq` lookup.
+- `insert_many`, the audit events of one change in one INSERT (a SCIM create writes three):
+  0.97 / 2.34 ms, saving 15 % of a SCIM create. Django 5.2's bulk_create sends UNNEST text
+  arrays on PostgreSQL, which psycopg escapes in Python.
+
+Measured and dropped for the ORM (under 10 %): the user-by-e-mail read (6 %), the membership,
+SCIM user and IdP member inserts (3 %, 0.5 %, 0 %).
+
+Rows still become model instances the way the ORM makes them (every concrete column, through
+the same database converters), and inserted values go through the same field methods as
+`save()`. These lean on private Django API (`_meta`, `_state`,
+`_prepare_related_fields_for_save`): tests/core/test_rows.py compares every result with what
+the ORM does, so an upgrade that changes them fails there, not in production.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +31,14 @@ from django.db.models import signals
 M = TypeVar("M", bound=models.Model)
 
 
-def select_list(model: type[models.Model], alias: str, using: str = "default") -> str:
+def _select_list(model: type[models.Model], alias: str, using: str) -> str:
     """`alias.col1, alias.col2, ...`: the model's concrete columns in field order."""
     qn = connections[using].ops.quote_name
     return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
 
-def instance(model: type[M], values: Sequence[Any], using: str = "default") -> M:
-    """A model instance from the values of `select_list(model, ...)`, as the ORM builds it."""
+def _instance(model: type[M], values: Sequence[Any], using: str) -> M:
+    """A model instance from the values of `_select_list(model, ...)`, as the ORM builds it."""
     connection = connections[using]
     fields = model._meta.concrete_fields
     converted = []
@@ -34,22 +50,40 @@ def instance(model: type[M], values: Sequence[Any], using: str = "default") -> M
     return model.from_db(using, [f.attname for f in fields], converted)
 
 
-def insert(obj: models.Model, using: str = "default") -> None:
-    """`obj.save()` for a new instance, without the query compiler (~0.15 ms of CPU less). A
-    model that overrides `save()` (User does, for password hooks) is saved with it."""
-    if type(obj).save is not models.Model.save and obj._state.adding:
-        obj.save(force_insert=True, using=using)
-        return
-    insert_many([obj], using)
+def fetch_with_related(
+    model: type[M], related: str, field: str, value: Any, using: str = "default"
+) -> M | None:
+    """`model.objects.select_related(related).filter(field=value).first()` as one written-out
+    indexed read (`field` is unique), without the query compiler."""
+    connection = connections[using]
+    meta = model._meta
+    fk = meta.get_field(related)
+    other = fk.related_model
+    qn = connection.ops.quote_name
+    # Names come from the models and are quoted; the value is a parameter.
+    sql = (
+        f"SELECT {_select_list(model, 't', using)}, {_select_list(other, 'r', using)} "  # noqa: S608
+        f"FROM {qn(meta.db_table)} t JOIN {qn(other._meta.db_table)} r "
+        f"ON r.{qn(other._meta.pk.column)} = t.{qn(fk.column)} "
+        f"WHERE t.{qn(meta.get_field(field).column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(meta.concrete_fields)
+    obj = _instance(model, row[:split], using)
+    setattr(obj, related, _instance(other, row[split:], using))
+    return obj
 
 
 def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
     """Insert new instances of one model with `INSERT ... VALUES (...), (...) RETURNING pk` and
     set their primary keys: what `bulk_create` does, without the query compiler and without
-    Django 5.2's UNNEST form on PostgreSQL, whose text arrays psycopg escapes in Python. For
-    the audit events of one change (a SCIM create writes three): 0.5 ms of CPU less per create.
-    Values go through each field's own `pre_save` and `get_db_prep_save`, as in `save()`; a
-    model with save signal receivers, or a database without RETURNING, gets `save()` itself."""
+    the UNNEST form. Values go through each field's own `pre_save` and `get_db_prep_save`, as
+    in `save()`; a model with save signal receivers, or a database without RETURNING, gets
+    `save()` itself."""
     if not objs:
         return
     if any(not obj._state.adding for obj in objs):

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import audit_record
-from core import rows
 from core.actors import Actor
 from mapping.models import IdpGroup, IdpGroupMember, IdpMember
 from mapping.services.sync import mapping_sync_members
@@ -30,7 +29,7 @@ AUDIT_NAME_CAP = 1000  # member names listed per event; counts are always exact
 
 def idp_member_add(*, membership: Membership, label: str) -> None:
     """From now on the IdP's groups decide this member's roles and teams."""
-    rows.insert(IdpMember(membership=membership, org_id=membership.org_id, label=label))
+    IdpMember.objects.create(membership=membership, org_id=membership.org_id, label=label)
 
 
 def idp_member_relabel(*, membership: Membership, label: str) -> None:

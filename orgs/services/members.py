@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import audit_record
-from core import rows
 from core.actors import Actor
 from core.exceptions import Conflict, LastAdminError, ValidationFailed
 from identity import services as identity
@@ -92,8 +91,7 @@ def membership_insert(
             org=org,
         )
     try:
-        membership = Membership(org=org, user=user, role=role, source=source)
-        rows.insert(membership)
+        membership = Membership.objects.create(org=org, user=user, role=role, source=source)
     except IntegrityError as exc:
         raise Conflict(f"{email} is already a member of {org.name}.", field="email") from exc
     audit_record(

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import audit_batch, audit_record
-from core import rows
 from core.actors import Actor
 from identity.selectors import user_by_email
 from mapping.services import groups as idp_groups
@@ -108,10 +107,7 @@ def _sync_attribute_roles(membership: Membership, names: list[str], actor: Actor
 
 def _save(scim_user: ScimUser) -> None:
     try:
-        if scim_user._state.adding:
-            rows.insert(scim_user)
-        else:
-            scim_user.save()
+        scim_user.save(force_insert=scim_user._state.adding)
     except IntegrityError as exc:  # a concurrent create or rename of the same userName
         raise ScimError(
             f"A user with userName {scim_user.user_name!r} already exists in this organization.",
