@@ -133,3 +133,12 @@ def orgs_of_user(user: User) -> list[Organization]:
 
 def org_by_slug(slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
+
+
+def api_key_by_prefix(prefix: str) -> ApiKey | None:
+    """The API key with this public prefix, with its member and organization (every API call)."""
+    return (
+        ApiKey.objects.select_related("membership__user", "membership__org")
+        .filter(prefix=prefix)
+        .first()
+    )

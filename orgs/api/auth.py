@@ -7,6 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from core import tokens
+from orgs import selectors
 from orgs.models import ApiKey
 from orgs.services.api_keys import API_KEY_PREFIX
 
@@ -26,15 +27,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the API key as 'Authorization: Bearer gov_...'."
             )
-        key = tokens.lookup(
-            lambda prefix: (
-                ApiKey.objects.select_related("membership__user", "membership__org")
-                .filter(prefix=prefix)
-                .first()
-            ),
-            API_KEY_PREFIX,
-            secret,
-        )
+        key = tokens.lookup(selectors.api_key_by_prefix, API_KEY_PREFIX, secret)
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID)
         membership = key.membership

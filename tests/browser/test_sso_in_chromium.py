@@ -4,6 +4,7 @@ oidc-provider's own login and consent pages, and Test connection from the SSO pa
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -88,6 +89,29 @@ def test_admin_tests_the_saml_connection_from_the_sso_page(live_server, page, sc
     page.click("#require-form button")
     page.wait_for_selector(".messages .success")
     assert page.inner_text("#sso-require") == "On"
+
+
+def test_admin_starts_saml_setup_and_downloads_the_sp_metadata(
+    live_server, page, screenshot, org, admin
+):
+    """A fresh organization: opening the page creates nothing; Start SAML setup makes our key
+    pair, and the SP metadata is then there to download."""
+    page.goto(live_server.url + "/login/")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.goto(live_server.url + "/o/acme/settings/sso/")
+    assert page.is_visible("#sso-start") and not page.is_visible("#sp-metadata-download")
+    assert not SsoConnection.objects.filter(org=org).exists()
+    assert page.inner_text("#sp-acs") == live_server.url + "/sso/saml/acme/acs/"
+    screenshot("sso-settings-before-setup")
+    page.click("#sso-start")
+    page.wait_for_selector(".messages .success")
+    with page.expect_download() as download:
+        page.click("#sp-metadata-download")
+    xml = Path(download.value.path()).read_text()
+    assert "X509Certificate" in xml and live_server.url + "/sso/saml/acme/acs/" in xml
+    assert SsoConnection.objects.get(org=org).sp_certificate
+    screenshot("sso-settings-after-setup")
 
 
 def test_oidc_sign_in_through_oidc_providers_login_page(
