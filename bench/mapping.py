@@ -53,11 +53,10 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from identity.models import User
-    from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpMember, MappingSyncJob
+    from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpUser, MappingSyncJob
     from mapping.services.sync import mapping_sync_job_run
     from orgs.models import CustomRole, Membership, RoleAssignment, Team, TeamMembership
     from orgs.services.orgs import org_create
-    from scim.models import ScimUser
     from scim.services.tokens import scim_token_create
 
     call_command("migrate", verbosity=0)
@@ -69,11 +68,8 @@ def main() -> None:
         User(email=f"m{i:05d}@bench.example", password="!") for i in range(MEMBERS)
     )
     ms = Membership.objects.bulk_create(Membership(org=org, user=u, source="scim") for u in users)
-    sus = ScimUser.objects.bulk_create(
-        ScimUser(org=org, membership=m, user_name=u.email) for m, u in zip(ms, users, strict=True)
-    )
-    IdpMember.objects.bulk_create(
-        IdpMember(membership=m, org=org, label=u.email) for m, u in zip(ms, users, strict=True)
+    sus = IdpUser.objects.bulk_create(
+        IdpUser(org=org, membership=m, user_name=u.email) for m, u in zip(ms, users, strict=True)
     )
     groups = IdpGroup.objects.bulk_create(
         IdpGroup(org=org, display_name=f"okta-group-{g:03d}") for g in range(GROUPS)
@@ -134,7 +130,7 @@ def main() -> None:
             {
                 "op": "add",
                 "path": "members",
-                "value": [{"value": str(su.scim_id)} for su in joining],
+                "value": [{"value": str(su.uid)} for su in joining],
             },
         ],
     }

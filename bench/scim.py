@@ -110,10 +110,9 @@ def seed() -> tuple[str, list[str]]:
 
     call_command("migrate", verbosity=0)
     from identity.models import User
-    from mapping.models import IdpMember
+    from mapping.models import IdpUser
     from orgs.models import Membership
     from orgs.services.orgs import org_create
-    from scim.models import ScimUser
     from scim.services.tokens import scim_token_create
 
     org = org_create(slug="bench", name="Bench", actor=None)
@@ -126,8 +125,8 @@ def seed() -> tuple[str, list[str]]:
         ms = Membership.objects.bulk_create(
             Membership(org=org, user=u, source="scim") for u in users
         )
-        ScimUser.objects.bulk_create(
-            ScimUser(
+        IdpUser.objects.bulk_create(
+            IdpUser(
                 org=org,
                 membership=m,
                 user_name=n,
@@ -136,9 +135,6 @@ def seed() -> tuple[str, list[str]]:
                 emails=[{"value": n, "type": "work", "primary": True}],
             )
             for m, n in zip(ms, chunk, strict=True)
-        )
-        IdpMember.objects.bulk_create(
-            IdpMember(membership=m, org=org, label=n) for m, n in zip(ms, chunk, strict=True)
         )
     from django.db import connection
 

@@ -9,7 +9,7 @@ Targets are keyed by their `name_key` (case- and whitespace-insensitive name), s
 name a role or team that name-based mode will create. Everything is read and written in bulk:
 a plan costs a fixed number of queries whatever the number of members.
 
-Which members: those the IdP speaks for (mapping.models.IdpMember: SCIM provisions them today).
+Which members: those the IdP speaks for (mapping.models.IdpUser: SCIM provisions them today).
 People added by hand have no IdP groups, and the IdP does not speak for them.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from django.db.models import Model
 
 from mapping.choices import Direction
-from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpMember
+from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpUser
 from orgs.choices import AssignmentSource
 from orgs.models import CustomRole, Organization, RoleAssignment, Team, TeamMembership
 from orgs.models import name_key as key_of
@@ -153,14 +153,16 @@ def plan(
     id_of = {key: pk for pk, (_, key) in targets.items()}
     name_of = {key: name for _, (name, key) in targets.items()}
 
-    users = IdpMember.objects.filter(org=org)
+    users = IdpUser.objects.filter(org=org)
     links = IdpGroupMember.objects.filter(group__org=org)
     if scope is not None:
         users = users.filter(membership_id__in=scope)
         links = links.filter(membership_id__in=scope)
     members = {
         mid: (label, uid)
-        for mid, label, uid in users.values_list("membership_id", "label", "membership__user_id")
+        for mid, label, uid in users.values_list(
+            "membership_id", "user_name", "membership__user_id"
+        )
     }
     out.scanned = len(members)
     if not members:

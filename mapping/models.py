@@ -14,22 +14,43 @@ from django.utils import timezone
 from mapping.choices import Direction, SyncStatus, SyncTrigger
 
 
-class IdpMember(models.Model):
-    """A member the identity provider speaks for: their IdP groups decide their roles and teams
-    (people added by hand have no IdP groups, and the IdP does not speak for them). `label` is
-    the name the IdP knows them by (SCIM userName), for previews and the audit log."""
+class IdpUser(models.Model):
+    """A member the identity provider speaks for, as it describes them: the profile it owns
+    (userName, names, e-mails, the enterprise attributes), its own id (`external_id`) and the id
+    a provisioning client knows them by (`uid`). Their IdP groups decide their roles and teams;
+    people added by hand have no IdpUser, no IdP groups, and the IdP does not speak for them.
+    SCIM provisions them today."""
 
-    membership = models.OneToOneField(
-        "orgs.Membership", on_delete=models.CASCADE, primary_key=True, related_name="idp"
-    )
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
-    label = models.CharField(max_length=255)
+    membership = models.OneToOneField(
+        "orgs.Membership", on_delete=models.CASCADE, related_name="idp"
+    )
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    given_name = models.CharField(max_length=200, blank=True)
+    family_name = models.CharField(max_length=200, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    emails = models.JSONField(default=list, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    manager_id = models.CharField(max_length=255, blank=True)
+    employee_number = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["org", "membership"], name="idpmember_org_membership")]
+        constraints = [
+            # userName is unique per org case-insensitively: in the database, not only a check.
+            models.UniqueConstraint("org", Lower("user_name"), name="idpuser_org_username_ci"),
+        ]
+        indexes = [
+            models.Index(fields=["org", "id"], name="idpuser_org_id"),
+            models.Index("org", Lower("user_name"), name="idpuser_org_username_lower"),
+            models.Index(fields=["org", "external_id"], name="idpuser_org_externalid"),
+        ]
 
     def __str__(self) -> str:
-        return self.label
+        return self.user_name
 
 
 class IdpGroup(models.Model):

@@ -95,8 +95,8 @@ def mapping_drift(*, org: Organization) -> dict[str, Any]:
             "hand_made": [
                 {"member": member, "target": target}
                 for member, target in hand.order_by(
-                    "membership__idp__label", target_name
-                ).values_list("membership__idp__label", target_name)[:500]
+                    "membership__idp__user_name", target_name
+                ).values_list("membership__idp__user_name", target_name)[:500]
             ],
         }
     return out

@@ -42,7 +42,7 @@ class Attr:
 Key = tuple[str, str | None, str | None]
 
 USER_ATTRS: dict[Key, Attr] = {
-    ("id", None, None): Attr("scim_id", "uuid", case_exact=True),
+    ("id", None, None): Attr("uid", "uuid", case_exact=True),
     ("username", None, None): Attr("user_name"),
     ("externalid", None, None): Attr("external_id", case_exact=True),
     ("displayname", None, None): Attr("display_name"),
@@ -65,8 +65,8 @@ GROUP_ATTRS: dict[Key, Attr] = {
     ("id", None, None): Attr("uid", "uuid", case_exact=True),
     ("displayname", None, None): Attr("display_name"),
     ("externalid", None, None): Attr("external_id", case_exact=True),
-    ("members", None, None): Attr("members__membership__scim__scim_id", "uuid", case_exact=True),
-    ("members", "value", None): Attr("members__membership__scim__scim_id", "uuid", case_exact=True),
+    ("members", None, None): Attr("members__membership__idp__uid", "uuid", case_exact=True),
+    ("members", "value", None): Attr("members__membership__idp__uid", "uuid", case_exact=True),
     ("meta", "created", None): Attr("created_at", "datetime"),
     ("meta", "lastmodified", None): Attr("updated_at", "datetime"),
 }

@@ -11,13 +11,13 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from core import rows
 from core.input import as_id, uuid_or_none
-from mapping.models import IdpGroup, IdpGroupMember
+from mapping.models import IdpGroup, IdpGroupMember, IdpUser
 from orgs.choices import AssignmentSource
 from orgs.models import Organization, RoleAssignment
 from scim.adapters import UserFields
-from scim.models import ScimRequestError, ScimToken, ScimUser
+from scim.models import ScimRequestError, ScimToken
 
-# The ScimUser columns that UserFields carries as they are.
+# The IdpUser columns that UserFields carries as they are.
 STORED_FIELDS = (
     "user_name",
     "external_id",
@@ -38,15 +38,15 @@ def scim_token_by_prefix(prefix: str) -> ScimToken | None:
     return rows.fetch_with_related(ScimToken, "org", "prefix", prefix)
 
 
-def scim_users(*, org: Organization, q: Q | None = None) -> QuerySet[ScimUser]:
+def scim_users(*, org: Organization, q: Q | None = None) -> QuerySet[IdpUser]:
     """The tenant scope wraps the whole filter expression: `org AND (filter)`."""
-    qs = ScimUser.objects.filter(org=org)
+    qs = IdpUser.objects.filter(org=org)
     if q is not None:
         qs = qs.filter(q)
     return qs
 
 
-def with_representation(qs: QuerySet[ScimUser]) -> QuerySet[ScimUser]:
+def with_representation(qs: QuerySet[IdpUser]) -> QuerySet[IdpUser]:
     """What rendering a page of users needs, in two queries whatever the page size."""
     return qs.select_related("membership__user").prefetch_related(
         Prefetch(
@@ -62,19 +62,19 @@ def with_representation(qs: QuerySet[ScimUser]) -> QuerySet[ScimUser]:
 class UserRow:
     """A SCIM user as rendering needs it."""
 
-    scim_id: uuid.UUID
+    uid: uuid.UUID
     created_at: datetime
     updated_at: datetime
     fields: UserFields
 
 
-def scim_user_rows(*, org: Organization, ids: QuerySet[ScimUser]) -> list[UserRow]:
+def scim_user_rows(*, org: Organization, ids: QuerySet[IdpUser]) -> list[UserRow]:
     """The users whose ids the subquery `ids` gives, in id order, in two queries and without
     model instances: a list page renders up to 200 users, and building 600 ORM objects (user,
     membership, SCIM user) with a related manager each costs more than the queries."""
-    head = ("scim_id", "created_at", "updated_at", "membership_id", "membership__is_active")
+    head = ("uid", "created_at", "updated_at", "membership_id", "membership__is_active")
     rows = list(
-        ScimUser.objects.filter(org=org, pk__in=ids)
+        IdpUser.objects.filter(org=org, pk__in=ids)
         .order_by("id")
         .values_list(*head, *STORED_FIELDS)
     )
@@ -88,16 +88,16 @@ def scim_user_rows(*, org: Organization, ids: QuerySet[ScimUser]) -> list[UserRo
     for r in rows:
         stored = dict(zip(STORED_FIELDS, r[len(head) :], strict=True))
         fields = UserFields(**stored, active=r[4], roles=sorted(roles[r[3]]))
-        out.append(UserRow(scim_id=r[0], created_at=r[1], updated_at=r[2], fields=fields))
+        out.append(UserRow(uid=r[0], created_at=r[1], updated_at=r[2], fields=fields))
     return out
 
 
-def scim_user_get(*, org: Organization, scim_id: str) -> ScimUser | None:
+def scim_user_get(*, org: Organization, scim_id: str) -> IdpUser | None:
     try:
         key = uuid.UUID(str(scim_id))
     except ValueError:
         return None
-    return with_representation(scim_users(org=org)).filter(scim_id=key).first()
+    return with_representation(scim_users(org=org)).filter(uid=key).first()
 
 
 def scim_groups(*, org: Organization, q: Q | None = None) -> QuerySet[IdpGroup]:
@@ -113,8 +113,8 @@ def with_members(qs: QuerySet[IdpGroup]) -> QuerySet[IdpGroup]:
     return qs.prefetch_related(
         Prefetch(
             "members",
-            queryset=IdpGroupMember.objects.select_related("membership__scim")
-            .only("group_id", "membership__scim__scim_id", "membership__scim__user_name")
+            queryset=IdpGroupMember.objects.select_related("membership__idp")
+            .only("group_id", "membership__idp__uid", "membership__idp__user_name")
             .order_by("id"),
         )
     )
@@ -140,6 +140,6 @@ def scim_recent_errors(*, org: Organization, limit: int = 20) -> QuerySet[ScimRe
 
 def scim_counts(*, org: Organization) -> dict[str, int]:
     return {
-        "users": ScimUser.objects.filter(org=org).count(),
+        "users": IdpUser.objects.filter(org=org).count(),
         "groups": IdpGroup.objects.filter(org=org).count(),
     }

@@ -15,31 +15,11 @@ from django.utils import timezone
 from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor
-from mapping.models import IdpGroup, IdpGroupMember, IdpMember
+from mapping.models import IdpGroup, IdpGroupMember, IdpUser
 from mapping.services.sync import mapping_sync_members
-from orgs.models import Membership, Organization
+from orgs.models import Organization
 
 AUDIT_NAME_CAP = 1000  # member names listed per event; counts are always exact
-
-
-# --- members the IdP speaks for ---------------------------------------------------------------
-# Recorded as part of the provisioning event of the door that calls these (scim.user_created,
-# scim.user_updated, scim.user_deleted), in the same transaction; no event of their own.
-
-
-def idp_member_add(*, membership: Membership, label: str) -> None:
-    """From now on the IdP's groups decide this member's roles and teams."""
-    IdpMember.objects.create(membership=membership, org_id=membership.org_id, label=label)
-
-
-def idp_member_relabel(*, membership: Membership, label: str) -> None:
-    IdpMember.objects.filter(membership=membership).update(label=label)
-
-
-def idp_member_remove(*, membership: Membership) -> None:
-    """The IdP stops speaking for the member: they leave its groups, and keep what they hold."""
-    IdpGroupMember.objects.filter(membership=membership).delete()
-    IdpMember.objects.filter(membership=membership).delete()
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -49,8 +29,8 @@ def _labels(org: Organization, membership_ids: Iterable[int]) -> list[str]:
     ids = list(membership_ids)
     if not ids:
         return []
-    labels = IdpMember.objects.filter(org=org, membership_id__in=ids).values_list(
-        "label", flat=True
+    labels = IdpUser.objects.filter(org=org, membership_id__in=ids).values_list(
+        "user_name", flat=True
     )
     return sorted(labels)[:AUDIT_NAME_CAP]
 

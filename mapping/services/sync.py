@@ -18,7 +18,7 @@ from core.exceptions import Conflict
 # mapping.tasks imports this module too; each reads the other's names only when called.
 from mapping import engine, tasks
 from mapping.choices import Direction, SyncStatus, SyncTrigger
-from mapping.models import IdpMember, MappingSettings, MappingSyncJob
+from mapping.models import IdpUser, MappingSettings, MappingSyncJob
 from orgs.choices import AssignmentSource
 from orgs.models import Organization
 from orgs.services import assignments, roles, teams
@@ -175,7 +175,7 @@ def mapping_sync_job_run(*, job_id: int, actor: Actor | None = None) -> MappingS
         return job
     org = job.org
     ids = list(
-        IdpMember.objects.filter(org=org)
+        IdpUser.objects.filter(org=org)
         .order_by("membership_id")
         .values_list("membership_id", flat=True)
     )
@@ -209,7 +209,7 @@ def mapping_reconcile_all(*, trigger: str = SyncTrigger.NIGHTLY) -> int:
     """Queue a full sync for every organization with members the IdP speaks for."""
     actor = SystemActor("nightly mapping reconciliation")
     count = 0
-    for org in Organization.objects.filter(pk__in=IdpMember.objects.values("org_id")):
+    for org in Organization.objects.filter(pk__in=IdpUser.objects.values("org_id")):
         mapping_sync_start(org=org, trigger=trigger, actor=actor)
         count += 1
     return count

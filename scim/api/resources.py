@@ -41,7 +41,7 @@ class UsersView(ScimResourceView):
     def render_fields(self, scim_user: Any, fields: Any) -> dict[str, Any]:
         return user_to_scim(
             fields,
-            scim_id=str(scim_user.scim_id),
+            scim_id=str(scim_user.uid),
             created=scim_user.created_at.isoformat(),
             modified=scim_user.updated_at.isoformat(),
             base=self.base_url(),
@@ -118,8 +118,7 @@ class GroupsView(ScimResourceView):
         members = None
         if self.members_wanted(params):
             members = [
-                (str(m.membership.scim.scim_id), m.membership.scim.user_name)
-                for m in group.members.all()
+                (str(m.membership.idp.uid), m.membership.idp.user_name) for m in group.members.all()
             ]
         return group_to_scim(
             scim_id=str(group.uid),

@@ -10,12 +10,11 @@ from django.db import transaction
 
 from core.actors import Actor
 from core.input import uuid_or_none
-from mapping.models import IdpGroup
+from mapping.models import IdpGroup, IdpUser
 from mapping.services import groups as idp_groups
 from orgs.models import Organization
 from scim.adapters import GroupChange
 from scim.exceptions import ScimError
-from scim.models import ScimUser
 
 
 def _members_by_id(org: Organization, ids: list[str], *, strict: bool) -> dict[uuid.UUID, int]:
@@ -23,9 +22,7 @@ def _members_by_id(org: Organization, ids: list[str], *, strict: bool) -> dict[u
     id is a 400 naming it (a member must be a provisioned user of this org); otherwise unknown
     ids are skipped (removing a user that is already gone is not an error)."""
     good = [u for u in map(uuid_or_none, ids) if u is not None]
-    found = dict(
-        ScimUser.objects.filter(org=org, scim_id__in=good).values_list("scim_id", "membership_id")
-    )
+    found = dict(IdpUser.objects.filter(org=org, uid__in=good).values_list("uid", "membership_id"))
     missing = [raw for raw in ids if uuid_or_none(raw) not in found]
     if strict and missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")

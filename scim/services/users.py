@@ -8,25 +8,25 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from audit.choices import AuditAction
 from audit.services import audit_batch, audit_record
 from core.actors import Actor
 from identity.selectors import user_by_email
-from mapping.services import groups as idp_groups
+from mapping.models import IdpUser
+from mapping.services import users as idp_users
 from mapping.services.sync import mapping_sync_members
 from orgs.choices import AssignmentSource, MembershipSource, RbacRole
 from orgs.models import CustomRole, Membership, Organization, RoleAssignment, name_key
 from orgs.services import assignments, members
 from scim.adapters import UserFields
 from scim.exceptions import ScimError
-from scim.models import ScimToken, ScimUser
+from scim.models import ScimToken
 from scim.selectors import STORED_FIELDS
 
 
-def fields_of(scim_user: ScimUser) -> UserFields:
+def fields_of(scim_user: IdpUser) -> UserFields:
     """Our stored SCIM user as adapter fields (roles: the IdP-granted custom roles)."""
     roles = sorted(
         a.role.name
@@ -53,7 +53,7 @@ def placeholder_email(org: Organization, user_name: str) -> str:
 
 
 def _ensure_user_name_free(org: Organization, user_name: str, exclude: int | None) -> None:
-    qs = ScimUser.objects.filter(org=org, user_name__lower=user_name.lower())
+    qs = IdpUser.objects.filter(org=org, user_name__lower=user_name.lower())
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
@@ -105,20 +105,9 @@ def _sync_attribute_roles(membership: Membership, names: list[str], actor: Actor
             )
 
 
-def _save(scim_user: ScimUser) -> None:
-    try:
-        scim_user.save(force_insert=scim_user._state.adding)
-    except IntegrityError as exc:  # a concurrent create or rename of the same userName
-        raise ScimError(
-            f"A user with userName {scim_user.user_name!r} already exists in this organization.",
-            status=409,
-            scim_type="uniqueness",
-        ) from exc
-
-
 @dataclass(frozen=True)
 class Provisioned:
-    scim_user: ScimUser
+    scim_user: IdpUser
     fields: UserFields  # as stored: `active` as applied, `roles` by their canonical names
 
 
@@ -138,7 +127,7 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
             membership = (
                 Membership.objects.select_for_update(of=("self",))
                 .filter(org=org, user=user)
-                .select_related("user", "scim")
+                .select_related("user", "idp")
                 .first()
             )
         if membership is None:
@@ -152,18 +141,16 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
                 actor=actor,
                 set_password=False,
             ).membership
-        elif hasattr(membership, "scim"):
+        elif hasattr(membership, "idp"):
             raise ScimError(
                 f"{email} is already provisioned in this organization as "
-                f"{membership.scim.user_name!r}.",
+                f"{membership.idp.user_name!r}.",
                 status=409,
                 scim_type="uniqueness",
             )
         elif fields.active and not membership.is_active:
             membership = members.membership_reactivate(membership=membership, actor=actor)
-        scim_user = ScimUser(org=org, membership=membership, **_stored(fields))
-        _save(scim_user)
-        idp_groups.idp_member_add(membership=membership, label=scim_user.user_name)
+        scim_user = idp_users.idp_user_add(membership=membership, profile=_stored(fields))
         if not fields.active:
             membership = members.membership_deactivate(membership=membership, actor=actor)
             scim_user.membership = membership
@@ -190,7 +177,7 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
             target=membership,
             data={
                 "new": {**_stored(fields), "active": fields.active, "roles": fields.roles or []},
-                "scim_id": str(scim_user.scim_id),
+                "scim_id": str(scim_user.uid),
             },
         )
     return Provisioned(
@@ -200,10 +187,10 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
 
 
 @transaction.atomic
-def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimToken) -> ScimUser:
+def scim_user_replace(*, scim_user: IdpUser, fields: UserFields, actor: ScimToken) -> IdpUser:
     """PUT, and PATCH after its operations are applied: the stored user becomes `fields`."""
     scim_user = (
-        ScimUser.objects.select_for_update()
+        IdpUser.objects.select_for_update()
         .select_related("membership__user", "org")
         .get(pk=scim_user.pk)
     )
@@ -214,14 +201,7 @@ def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimTok
     if fields.roles is not None:
         _resolve_roles(scim_user.org, fields.roles)
     old, new = _stored(before), _stored(fields)
-    changed = {k for k in new if new[k] != old[k]}
-    if changed:
-        for k in changed:
-            setattr(scim_user, k, new[k])
-        scim_user.updated_at = timezone.now()
-        _save(scim_user)
-        if "user_name" in changed:
-            idp_groups.idp_member_relabel(membership=membership, label=scim_user.user_name)
+    changed = idp_users.idp_user_update(idp_user=scim_user, profile=new)
     if fields.active != membership.is_active:
         verb = members.membership_reactivate if fields.active else members.membership_deactivate
         verb(membership=membership, actor=actor)
@@ -235,7 +215,7 @@ def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimTok
         changed.add("roles")
     if changed:
         if "active" in changed or "roles" in changed:
-            ScimUser.objects.filter(pk=scim_user.pk).update(updated_at=timezone.now())
+            idp_users.idp_user_touch(idp_user=scim_user)
         olds = {**old, "active": before.active, "roles": before.roles}
         news = {**new, "active": fields.active, "roles": fields.roles}
         audit_record(
@@ -252,11 +232,11 @@ def scim_user_replace(*, scim_user: ScimUser, fields: UserFields, actor: ScimTok
 
 
 @transaction.atomic
-def scim_user_delete(*, scim_user: ScimUser, actor: ScimToken) -> None:
+def scim_user_delete(*, scim_user: IdpUser, actor: ScimToken) -> None:
     """Deprovision: deactivate at once (sessions and API keys revoked), keep the person's data
     and audit trail, forget the SCIM identity (the id is 404 afterwards)."""
     scim_user = (
-        ScimUser.objects.select_for_update()
+        IdpUser.objects.select_for_update()
         .select_related("membership__user", "org")
         .get(pk=scim_user.pk)
     )
@@ -266,7 +246,6 @@ def scim_user_delete(*, scim_user: ScimUser, actor: ScimToken) -> None:
         org=scim_user.org,
         actor=actor,
         target=scim_user.membership,
-        data={"old": {"user_name": scim_user.user_name, "scim_id": str(scim_user.scim_id)}},
+        data={"old": {"user_name": scim_user.user_name, "scim_id": str(scim_user.uid)}},
     )
-    idp_groups.idp_member_remove(membership=scim_user.membership)
-    scim_user.delete()
+    idp_users.idp_user_remove(idp_user=scim_user)

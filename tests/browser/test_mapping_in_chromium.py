@@ -25,7 +25,7 @@ def test_map_preview_save_and_switch_to_name_based(live_server, page, screenshot
     ).scim_user
     scim_group_create(
         org=org,
-        change=GroupChange(display_name="okta-builders", members=[str(ada.scim_id)]),
+        change=GroupChange(display_name="okta-builders", members=[str(ada.uid)]),
         actor=token,
     )
     builder = custom_role_create(org=org, name="Builder", actor=None)

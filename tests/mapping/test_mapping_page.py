@@ -24,7 +24,7 @@ def seed(org, n):
         for i in range(n)
     ]
     for g in range(n):
-        change = GroupChange(display_name=f"g{g}", members=[str(u.scim_id) for u in users[:3]])
+        change = GroupChange(display_name=f"g{g}", members=[str(u.uid) for u in users[:3]])
         group = scim_group_create(org=org, change=change, actor=token)
         role = custom_role_create(org=org, name=f"R{g}", actor=None)
         GroupMapping.objects.create(org=org, direction="roles", group=group, role=role)

@@ -51,11 +51,11 @@ world = st.fixed_dictionaries(
 def holdings(org: Any, direction: str) -> dict[str, set[str]]:
     if direction == "roles":
         rows = RoleAssignment.objects.filter(membership__org=org).values_list(
-            "membership__scim__user_name", "role__name"
+            "membership__idp__user_name", "role__name"
         )
     else:
         rows = TeamMembership.objects.filter(membership__org=org).values_list(
-            "membership__scim__user_name", "team__name"
+            "membership__idp__user_name", "team__name"
         )
     out: dict[str, set[str]] = {}
     for user, name in rows:
@@ -97,7 +97,7 @@ def _check(org, other_org, make_member, w):
         team_member_add(team=far_team, membership=far, actor=None)
     groups = []
     for n, name in enumerate(w["groups"]):
-        members = [str(users[u].scim_id) for g, u in w["links"] if g % len(w["groups"]) == n]
+        members = [str(users[u].uid) for g, u in w["links"] if g % len(w["groups"]) == n]
         change = GroupChange(display_name=name, members=members)
         groups.append(scim_group_create(org=org, change=change, actor=token))
     rows = [

@@ -9,8 +9,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from mapping.models import IdpGroupMember
-from scim.models import ScimUser
+from mapping.models import IdpGroupMember, IdpUser
 from scim.services.tokens import scim_token_create
 from tests.scim.conftest import PATCH_URN, Scim, okta_user
 
@@ -51,7 +50,7 @@ def test_parallel_posts_of_one_user_name_give_one_201_and_409s(org, admin):
         ),
     )
     assert sorted(statuses) == [201] + [409] * 7
-    assert ScimUser.objects.filter(user_name__iexact="race@acme.example").count() == 1
+    assert IdpUser.objects.filter(user_name__iexact="race@acme.example").count() == 1
 
 
 def test_concurrent_group_patches_lose_no_member(org, admin):

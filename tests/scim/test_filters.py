@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mapping.models import IdpGroup, IdpGroupMember
+from mapping.models import IdpGroup, IdpGroupMember, IdpUser
 from orgs.services.members import membership_deactivate
 from scim.exceptions import InvalidFilter
 from scim.filters import filter_q
-from scim.models import ScimUser
 
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -18,7 +17,7 @@ def people(org, other_org, make_member):
     # Provisioning services arrive with the SCIM endpoints; until then rows are built here.
     def person(o, email, user_name, **fields):
         m = make_member(o, email, password=None)
-        return ScimUser.objects.create(org=o, membership=m, user_name=user_name, **fields)
+        return IdpUser.objects.create(org=o, membership=m, user_name=user_name, **fields)
 
     ada = person(
         org,
@@ -46,7 +45,7 @@ def people(org, other_org, make_member):
 
 
 def names(org, expression, resource="User"):
-    model = ScimUser if resource == "User" else IdpGroup
+    model = IdpUser if resource == "User" else IdpGroup
     qs = model.objects.filter(org=org).filter(filter_q(expression, resource=resource))
     attr = "user_name" if resource == "User" else "display_name"
     return sorted(qs.values_list(attr, flat=True).distinct())
@@ -105,9 +104,9 @@ def test_filter_results(org, people, expression, expected):
 
 def test_id_filter_and_tenant_scope(org, people):
     ada = people["ada"]
-    assert names(org, f'id eq "{ada.scim_id}"') == ["Ada@Acme.example"]
+    assert names(org, f'id eq "{ada.uid}"') == ["Ada@Acme.example"]
     other = people["other"]
-    assert names(org, f'id eq "{other.scim_id}"') == []
+    assert names(org, f'id eq "{other.uid}"') == []
 
 
 @pytest.mark.parametrize(
@@ -142,7 +141,7 @@ def test_group_filters(org, people):
     IdpGroupMember.objects.create(group=g1, membership=people["ada"].membership)
     assert names(org, 'displayName eq "engineering"', "Group") == ["Engineering"]
     assert names(org, 'externalId eq "G1"', "Group") == ["Engineering"]
-    assert names(org, f'members[value eq "{people["ada"].scim_id}"]', "Group") == ["Engineering"]
-    assert names(org, f'members.value eq "{people["bob"].scim_id}"', "Group") == []
+    assert names(org, f'members[value eq "{people["ada"].uid}"]', "Group") == ["Engineering"]
+    assert names(org, f'members.value eq "{people["bob"].uid}"', "Group") == []
     with pytest.raises(InvalidFilter):
         filter_q('userName eq "x"', resource="Group")

@@ -23,7 +23,7 @@ def users(scim):
 def member_names(group_id):
     return sorted(
         IdpGroupMember.objects.filter(group__uid=group_id).values_list(
-            "membership__scim__user_name", flat=True
+            "membership__idp__user_name", flat=True
         )
     )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
+from mapping.models import IdpUser
 from orgs.models import Membership, RoleAssignment
 from orgs.services.assignments import role_assign
 from orgs.services.roles import custom_role_create
-from scim.models import ScimUser
 from tests.scim.conftest import ENT_URN, PATCH_URN, USER_URN, assert_scim_error, okta_user
 
 
@@ -184,7 +184,7 @@ def test_unknown_role_is_400_invalid_value_naming_it_and_nothing_is_created(scim
     body = assert_scim_error(r, 400, "invalidValue")
     assert "Wizard" in body["detail"] and "Builder" not in body["detail"]
     assert (
-        not ScimUser.objects.exists()
+        not IdpUser.objects.exists()
         and not Membership.objects.filter(user__email="ada@acme.example").exists()
     )
 

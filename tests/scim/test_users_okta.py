@@ -6,11 +6,11 @@ import pytest
 
 from audit.models import AuditEvent
 from identity.models import User, UserSession
+from mapping.models import IdpUser
 from orgs.models import ApiKey, Membership
 from orgs.services.api_keys import api_key_create
 from orgs.services.assignments import team_member_add
 from orgs.services.teams import team_create
-from scim.models import ScimUser
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
 
@@ -43,7 +43,7 @@ def test_duplicate_user_name_is_409_uniqueness(scim):
     scim("POST", "/Users", okta_user())
     r = scim("POST", "/Users", okta_user("ADA@acme.example", externalId="other"))
     assert_scim_error(r, 409, "uniqueness")
-    assert ScimUser.objects.count() == 1
+    assert IdpUser.objects.count() == 1
 
 
 def test_taken_user_name_with_a_new_email_changes_nothing(scim):
@@ -225,14 +225,14 @@ def test_malformed_and_wrong_bodies_are_400_and_change_nothing(scim):
     assert_scim_error(scim("POST", "/Users", okta_user(active="perhaps")), 400, "invalidValue")
     assert_scim_error(scim("POST", "/Users", okta_user(name="Ada")), 400, "invalidValue")
     assert_scim_error(scim("POST", "/Users", okta_user(emails=[{"type": "work"}])), 400)
-    assert ScimUser.objects.count() == 0 and AuditEvent.objects.count() == before
+    assert IdpUser.objects.count() == 0 and AuditEvent.objects.count() == before
 
 
 def test_a_nul_or_a_lone_surrogate_anywhere_is_400_never_a_database_error(scim):
     """PostgreSQL text cannot hold U+0000, and "\\ud800" (valid JSON) is no UTF-8 at all:
     refused with a SCIM error before any write."""
     scim("POST", "/Users", okta_user())
-    user_id = ScimUser.objects.get().scim_id
+    user_id = IdpUser.objects.get().uid
     group = scim("POST", "/Groups", {"displayName": "Eng"}).json()["id"]
     before = AuditEvent.objects.count()
     nul = "a\x00b"
@@ -267,4 +267,4 @@ def test_a_nul_or_a_lone_surrogate_anywhere_is_400_never_a_database_error(scim):
     ]:
         assert_scim_error(scim(method, path, body), 400, "invalidValue")
     assert AuditEvent.objects.count() == before
-    assert ScimUser.objects.count() == 1
+    assert IdpUser.objects.count() == 1
