@@ -81,6 +81,7 @@ def main() -> None:
     from audit.models import AuditEvent
     from core import rows
     from identity.models import User
+    from identity.selectors import user_by_email
     from orgs.services.orgs import org_create
     from scim.models import ScimToken
     from scim.selectors import scim_token_by_prefix
@@ -89,9 +90,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     org = org_create(slug="bench", name="Bench", actor=None)
     token, secret = scim_token_create(org=org, label="bench", actor=None)
-    User.objects.bulk_create(  # other people, so that reads use their indexes
+    users = User.objects.bulk_create(
         User(email=f"u{i:05d}@bench.example", password="!") for i in range(5000)
     )
+    emails = [u.email.upper() for u in users]
 
     def event(i: int) -> AuditEvent:
         return AuditEvent(
@@ -110,6 +112,10 @@ def main() -> None:
         "SCIM token by prefix, with its org (every SCIM request)": (
             lambda i: scim_token_by_prefix(token.prefix),
             lambda i: ScimToken.objects.select_related("org").filter(prefix=token.prefix).first(),
+        ),
+        "user by e-mail, LOWER(email) (every SCIM create, password sign-in)": (
+            lambda i: user_by_email(emails[i]),
+            lambda i: User.objects.filter(email__lower=emails[i].lower()).first(),
         ),
         "insert a create's 3 audit events in one statement (every audited SCIM write)": (
             in_rollback(lambda i: rows.insert_many([event(i), event(i + 1), event(i + 2)])),

@@ -13,7 +13,7 @@ from audit.choices import AuditAction
 from audit.context import current_context
 from audit.services import audit_record
 from core.actors import AnonymousActor, SystemActor
-from identity import services as identity
+from identity import services as identity_services
 from identity.models import User, UserSession, normalize_email
 from identity.selectors import user_by_email
 from orgs.choices import MembershipSource
@@ -105,7 +105,7 @@ def break_glass_record(*, user: User, orgs: list[Organization]) -> None:
 def login_record_success(*, user: User, session_key: str | None, method: str = "password") -> None:
     ctx = current_context()
     if session_key:
-        identity.session_track(
+        identity_services.session_track(
             user=user, session_key=session_key, ip=ctx.ip, user_agent=ctx.user_agent
         )
     if method in ("saml", "oidc"):
@@ -151,6 +151,6 @@ def logout_record(*, user: User, session_key: str | None) -> None:
 @transaction.atomic
 def password_change(*, user: User, password: str, actor: User) -> User:
     """A person sets their own password (the one-time one is replaced at first sign-in)."""
-    return identity.user_set_password(
+    return identity_services.user_set_password(
         user=user, password=password, actor=actor, orgs=orgs_of_user(user)
     )

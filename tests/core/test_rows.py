@@ -104,3 +104,13 @@ def test_without_returning_each_row_is_saved_and_gets_its_pk(org, monkeypatch):
     assert set(Membership.objects.filter(org=org).values_list("pk", flat=True)) >= {
         m.pk for m in members
     }
+
+
+def test_fetch_by_lower_is_the_orm_row_compared_as_the_functional_index_compares(member):
+    user = member.user
+    ours = rows.fetch_by_lower(User, "email", user.email.upper())
+    orm = User.objects.get(email__lower=user.email.lower())
+    assert columns(ours) == columns(orm)
+    assert ours.date_joined.tzinfo is not None  # through the database converters
+    assert rows.fetch_by_lower(User, "email", "%") is None
+    assert rows.fetch_by_lower(User, "email", "nobody@example.com") is None
