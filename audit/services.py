@@ -12,7 +12,6 @@ from django.db import connection, models
 from audit.choices import AuditAction
 from audit.context import current_context
 from audit.models import AuditEvent
-from core import rows
 from core.actors import Actor, describe_actor
 
 
@@ -95,4 +94,4 @@ def audit_batch() -> Iterator[None]:
     finally:
         _pending.reset(reset)
     if events:
-        rows.insert_many(events)
+        AuditEvent.objects.bulk_create(events)

@@ -50,25 +50,6 @@ def per_call_ms(fn: Callable[[int], None], calls: int = CALLS) -> float:
     return (time.thread_time() - start) * 1000 / calls
 
 
-class Rollback(Exception):
-    pass
-
-
-def in_rollback(fn: Callable[[int], None]) -> Callable[[int], None]:
-    """Writes measured inside a transaction that is rolled back, so each round starts alike."""
-    from django.db import transaction
-
-    def run(i: int) -> None:
-        try:
-            with transaction.atomic():
-                fn(i)
-                raise Rollback
-        except Rollback:
-            pass
-
-    return run
-
-
 def main() -> None:
     fresh_database()
     import django
@@ -79,7 +60,6 @@ def main() -> None:
 
     from audit.choices import AuditAction
     from audit.models import AuditEvent
-    from core import rows
     from identity.models import User
     from identity.selectors import user_by_email
     from orgs.services.orgs import org_create
@@ -116,12 +96,6 @@ def main() -> None:
         "user by e-mail, LOWER(email) (every SCIM create, password sign-in)": (
             lambda i: user_by_email(emails[i]),
             lambda i: User.objects.filter(email__lower=emails[i].lower()).first(),
-        ),
-        "insert a create's 3 audit events in one statement (every audited SCIM write)": (
-            in_rollback(lambda i: rows.insert_many([event(i), event(i + 1), event(i + 2)])),
-            in_rollback(
-                lambda i: AuditEvent.objects.bulk_create([event(i), event(i + 1), event(i + 2)])
-            ),
         ),
     }
 

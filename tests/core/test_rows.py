@@ -4,16 +4,8 @@ upgrade that changes the private API it leans on (`_meta`, `_state`, database co
 
 from __future__ import annotations
 
-import pytest
-from django.db import connection, transaction
-from django.db.models.signals import post_save
-from django.forms.models import model_to_dict
-
-from audit.choices import AuditAction
-from audit.models import AuditEvent
 from core import rows
 from identity.models import User
-from orgs.models import Membership
 from scim.models import ScimToken
 from scim.services.tokens import scim_token_create
 
@@ -36,74 +28,6 @@ def test_fetch_with_related_is_the_orm_row_and_its_related_row(org):
 def test_fetch_with_related_finds_nothing_for_an_unknown_value(org):
     assert rows.fetch_with_related(ScimToken, "org", "prefix", "nope") is None
     assert rows.fetch_with_related(ScimToken, "org", "prefix", "' OR '1'='1") is None
-
-
-def test_insert_many_stores_what_save_would_and_sets_the_pks(org, admin):
-    events = [
-        AuditEvent(
-            org_id=org.pk,
-            action=AuditAction.MEMBER_ADDED,
-            actor_kind="system",
-            target_label=f"m{i}",
-            data={"new": {"i": i, "when": "x"}},
-        )
-        for i in range(3)
-    ]
-    with transaction.atomic():
-        rows.insert_many(events)
-    assert all(e.pk and not e._state.adding for e in events)
-    for event in events:
-        stored = AuditEvent.objects.get(pk=event.pk)
-        assert model_to_dict(stored) == model_to_dict(event)
-        assert stored.occurred_at == event.occurred_at  # the default, applied before the write
-
-
-def test_insert_many_applies_auto_now_and_defaults_like_save(org):
-    user = User.objects.create(email="ada@acme.example")
-    membership = Membership(org=org, user=user, source="scim")
-    rows.insert_many([membership])
-    stored = Membership.objects.get(pk=membership.pk)
-    assert model_to_dict(stored) == model_to_dict(membership)
-    assert stored.updated_at == membership.updated_at is not None
-
-
-def test_insert_many_refuses_an_unsaved_related_object_as_save_does(org):
-    with pytest.raises(ValueError, match="unsaved related object"):
-        rows.insert_many([Membership(org=org, user=User(email="x@acme.example"))])
-
-
-def test_save_receivers_still_run(org):
-    seen = []
-
-    def receiver(sender, instance, created, **kwargs):
-        seen.append((instance.pk, created))
-
-    post_save.connect(receiver, sender=Membership)
-    try:
-        with transaction.atomic():
-            membership = Membership(org=org, user=User.objects.create(email="r@acme.example"))
-            rows.insert_many([membership])
-    finally:
-        post_save.disconnect(receiver, sender=Membership)
-    assert seen == [(membership.pk, True)]
-
-
-def test_a_stored_instance_is_refused_not_inserted_twice(org, admin):
-    with pytest.raises(ValueError, match="new instances"):
-        rows.insert_many([admin])
-    assert Membership.objects.filter(org=org).count() == 1
-
-
-def test_without_returning_each_row_is_saved_and_gets_its_pk(org, monkeypatch):
-    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
-    members = [
-        Membership(org=org, user=User.objects.create(email=f"n{i}@acme.example")) for i in range(2)
-    ]
-    rows.insert_many(members)
-    assert all(m.pk and not m._state.adding for m in members)
-    assert set(Membership.objects.filter(org=org).values_list("pk", flat=True)) >= {
-        m.pk for m in members
-    }
 
 
 def test_fetch_by_lower_is_the_orm_row_compared_as_the_functional_index_compares(member):
