@@ -256,7 +256,10 @@ class TeamListView(OrgAPIView):
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
 
-class TeamDetailView(OrgAPIView):
+class TeamAPIView(OrgAPIView):
+    """What the team endpoints share: the capability and the team of the URL. No handlers:
+    each endpoint answers only its own methods (405 for the others)."""
+
     capability = "admin.teams"
 
     def team_or_404(self, pk: int) -> Any:
@@ -265,6 +268,8 @@ class TeamDetailView(OrgAPIView):
             raise NotFound("No team with that id in this organization.")
         return team
 
+
+class TeamDetailView(TeamAPIView):
     @extend_schema(responses=TeamSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(TeamSerializer(self.team_or_404(pk)).data)
@@ -283,7 +288,7 @@ class TeamDetailView(OrgAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamMembersView(TeamDetailView):
+class TeamMembersView(TeamAPIView):
     @extend_schema(request=IdSerializer, responses=MemberSerializer)
     def post(self, request: Request, pk: int) -> Response:
         team = self.team_or_404(pk)
@@ -292,9 +297,9 @@ class TeamMembersView(TeamDetailView):
         return Response(MemberSerializer(self.member_or_404(member.pk)).data)
 
 
-class TeamMemberDetailView(TeamDetailView):
+class TeamMemberDetailView(TeamAPIView):
     @extend_schema(request=None, responses=MemberSerializer)
-    def delete(self, request: Request, pk: int, member_id: int) -> Response:  # type: ignore[override]
+    def delete(self, request: Request, pk: int, member_id: int) -> Response:
         team = self.team_or_404(pk)
         member = self.member_or_404(member_id)
         team_member_remove(team=team, membership=member, actor=self.actor)

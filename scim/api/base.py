@@ -29,6 +29,7 @@ from scim.models import ScimToken
 from scim.responses import list_response, scim_error, scim_response
 from scim.services.errors import scim_error_record
 from scim.services.tokens import SCIM_TOKEN_PREFIX
+from scim.urns import SEARCH_URN
 
 logger = logging.getLogger(__name__)
 
@@ -273,12 +274,24 @@ class ScimResourceView(ScimView):
         page = ids.model.objects.filter(pk__in=ids).order_by("id")
         return list(self.representation_qs(page, params))
 
-    def search(self) -> HttpResponse:
+    def search_body(self) -> dict[str, Any]:
+        """A POST .search body (RFC 7644 §3.4.3): a SearchRequest object, naming its schema."""
         body = self.read_json()
         if not isinstance(body, dict):
             raise ScimError(
                 "A search body is a SearchRequest object.", status=400, scim_type="invalidSyntax"
             )
+        schemas = body.get("schemas")
+        if not isinstance(schemas, list) or SEARCH_URN not in schemas:
+            raise ScimError(
+                f'A search body names its schema: "schemas": ["{SEARCH_URN}"].',
+                status=400,
+                scim_type="invalidSyntax",
+            )
+        return body
+
+    def search(self) -> HttpResponse:
+        body = self.search_body()
         params = {
             k: body.get(k)
             for k in ["filter", "startIndex", "count", "attributes", "excludedAttributes"]

@@ -102,4 +102,18 @@ class BulkView(ScimView):
         return scim_error(501, "Bulk operations are not supported (see ServiceProviderConfig).")
 
 
+class MeView(ScimView):
+    """RFC 7644 §3.11: /Me is the resource of the authenticated subject. Our bearer token names an
+    organization, not a person, so there is no such resource: 501 for every method."""
+
+    def dispatch_method(self, request: HttpRequest) -> HttpResponse:
+        return scim_error(
+            501,
+            "/Me is not supported: a SCIM token here identifies an organization, not a user. "
+            "Use /Users/{id}.",
+        )
+
+    get = post = put = patch = delete = dispatch_method
+
+
 # --- Users ---------------------------------------------------------------------------------

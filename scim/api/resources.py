@@ -192,11 +192,7 @@ class RootSearchView(ScimView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         views = [UsersView(request=request), GroupsView(request=request)]
-        body = views[0].read_json()
-        if not isinstance(body, dict):
-            raise ScimError(
-                "A search body is a SearchRequest object.", status=400, scim_type="invalidSyntax"
-            )
+        body = views[0].search_body()
         raw_filter = body.get("filter")
         start, count = views[0].paging(body)
         attrs = attribute_names(body.get("attributes"))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("Schemas", discovery.SchemasView.as_view(), name="schemas"),
     re_path(r"^Schemas/(?P<urn>[^/]+)$", discovery.SchemasView.as_view(), name="schema"),
     path("Bulk", discovery.BulkView.as_view(), name="bulk"),
+    path("Me", discovery.MeView.as_view(), name="me"),
     path(".search", resources.RootSearchView.as_view(), name="search"),
     path("Users", resources.UsersView.as_view(), name="users"),
     path("Users/<str:scim_id>", resources.UsersView.as_view(), name="user"),

@@ -91,6 +91,20 @@ def test_bulk_is_501(client, token):
     assert_error(r, 501)
 
 
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_me_is_501_in_scim_schema_for_every_method(client, token, method):
+    """RFC 7644 §3.11: the token names an organization, not a person, so /Me does not exist."""
+    kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token[1]}"}
+    if method != "get":
+        kwargs.update(data="{}", content_type=SCIM_JSON)
+    body = assert_error(getattr(client, method)("/scim/v2/Me", **kwargs), 501)
+    assert "/Me is not supported" in body["detail"]
+
+
+def test_me_without_a_token_is_401(client):
+    assert_error(client.get("/scim/v2/Me"), 401)
+
+
 def test_wrong_method_is_405_in_scim_schema(client, token):
     r = client.delete("/scim/v2/ServiceProviderConfig", HTTP_AUTHORIZATION=f"Bearer {token[1]}")
     assert_error(r, 405)

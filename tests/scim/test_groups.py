@@ -263,4 +263,20 @@ def test_root_search_spans_users_and_groups_and_pages_across_them(scim, users):
     ]
     only_users = scim("POST", "/.search", {**body, "filter": 'userName sw "u"', "startIndex": 1})
     assert only_users.json()["totalResults"] == 4
-    assert_scim_error(scim("POST", "/.search", {"filter": 'nickName eq "x"'}), 400, "invalidFilter")
+    unknown = {**body, "filter": 'nickName eq "x"'}
+    assert_scim_error(scim("POST", "/.search", unknown), 400, "invalidFilter")
+
+
+@pytest.mark.parametrize("path", ["/.search", "/Users/.search", "/Groups/.search"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filter": 'userName sw "u"'},
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "filter": "x"},
+        {"schemas": "urn:ietf:params:scim:api:messages:2.0:SearchRequest"},
+    ],
+)
+def test_a_search_body_without_the_search_request_schema_is_400(scim, users, path, body):
+    """RFC 7644 §3.4.3: a SearchRequest names its schema."""
+    error = assert_scim_error(scim("POST", path, body), 400, "invalidSyntax")
+    assert "urn:ietf:params:scim:api:messages:2.0:SearchRequest" in error["detail"]

@@ -13,6 +13,8 @@ from orgs.services.assignments import team_member_add
 from orgs.services.teams import team_create
 from tests.scim.conftest import PATCH_URN, assert_scim_error, okta_user
 
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
 
 def test_okta_user_exists_check_then_create(scim, org):
     r = scim("GET", "/Users?filter=userName%20eq%20%22ada%40acme.example%22&startIndex=1&count=100")
@@ -258,12 +260,12 @@ def test_a_nul_or_a_lone_surrogate_anywhere_is_400_never_a_database_error(scim):
                 "Operations": [{"op": "Replace", "path": "displayName", "value": nul}],
             },
         ),
-        ("POST", "/Users/.search", {"filter": f'userName eq "{nul}"'}),
+        ("POST", "/Users/.search", {"schemas": [SEARCH], "filter": f'userName eq "{nul}"'}),
         ("GET", "/Users?filter=userName%20eq%20%22a%00b%22", None),
         ("GET", "/Groups?attributes=display%00Name", None),
         ("POST", "/Users", okta_user(userName="\ud800@example.com")),
         ("POST", "/Groups", {"displayName": "Eng \udfff"}),
-        ("POST", "/Users/.search", {"filter": 'userName eq "\ud83d"'}),
+        ("POST", "/Users/.search", {"schemas": [SEARCH], "filter": 'userName eq "\ud83d"'}),
     ]:
         assert_scim_error(scim(method, path, body), 400, "invalidValue")
     assert AuditEvent.objects.count() == before
