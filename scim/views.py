@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 from audit.selectors import AuditFilter, audit_page
 from orgs.access import OrgActionView, OrgView, found
@@ -14,6 +16,8 @@ from scim.forms import ScimTokenForm
 from scim.services import tokens
 
 
+# The page shows a secret once (a new key, token or one-time password): never stored by a cache.
+@method_decorator(never_cache, name="dispatch")
 class ScimSettingsView(OrgView):
     capability = "admin.scim"
 

@@ -40,6 +40,9 @@ from orgs.services.members import (
 from orgs.services.roles import custom_role_create, custom_role_delete, custom_role_update
 from orgs.services.teams import team_create, team_delete, team_rename
 
+# A response that carries a secret shown once: no cache, proxy or back button may keep it.
+SECRET_SHOWN_ONCE = {"Cache-Control": "no-store"}
+
 
 class Paging(CursorPagination):
     page_size = 50
@@ -336,7 +339,9 @@ class ApiKeyListView(OrgAPIView):
             membership=request.auth.membership, label=data.get("label", ""), actor=self.actor
         )
         return Response(
-            {"key": ApiKeySerializer(key).data, "api_key": secret}, status=status.HTTP_201_CREATED
+            {"key": ApiKeySerializer(key).data, "api_key": secret},
+            status=status.HTTP_201_CREATED,
+            headers=SECRET_SHOWN_ONCE,
         )
 
 

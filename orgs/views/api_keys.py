@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 from core.exceptions import ServiceError
 from orgs import selectors
@@ -14,6 +16,8 @@ from orgs.forms import ApiKeyForm
 from orgs.services import api_keys
 
 
+# The page shows a secret once (a new key, token or one-time password): never stored by a cache.
+@method_decorator(never_cache, name="dispatch")
 class ApiKeyView(OrgView):
     def get(self, request: HttpRequest, secret: str | None = None) -> HttpResponse:
         return render(

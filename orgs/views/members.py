@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 from core.exceptions import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from orgs import rbac, selectors
@@ -32,6 +34,8 @@ class MeView(OrgView):
         )
 
 
+# The page shows a secret once (a new key, token or one-time password): never stored by a cache.
+@method_decorator(never_cache, name="dispatch")
 class MemberListView(OrgView):
     capability = "admin.members"
 

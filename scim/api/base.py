@@ -29,7 +29,7 @@ from scim.models import ScimToken
 from scim.responses import list_response, scim_error, scim_response
 from scim.services.errors import scim_error_record
 from scim.services.tokens import SCIM_TOKEN_PREFIX
-from scim.urns import SEARCH_URN
+from scim.urns import GROUP_URN, SEARCH_URN, USER_URN
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +180,26 @@ def _int_param(raw: str | None, name: str, default: int) -> int:
         ) from None
 
 
+CORE_PREFIXES = tuple(f"{urn.lower()}:" for urn in (USER_URN, GROUP_URN))
+
+
 def attribute_names(raw: Any) -> set[str]:
+    """`attributes` / `excludedAttributes` as lower-case paths. A name qualified with the
+    resource's core schema (`urn:...:core:2.0:User:userName`) is the bare name (RFC 7644
+    §3.10); an extension's stays qualified, as its section is keyed by its URN."""
     if not raw:
         return set()
     if isinstance(raw, list):
         raw = ",".join(str(r) for r in raw)
-    return {a.strip().lower() for a in str(raw).split(",") if a.strip()}
+    names = set()
+    for a in str(raw).split(","):
+        a = a.strip().lower()
+        for prefix in CORE_PREFIXES:
+            if a.startswith(prefix):
+                a = a[len(prefix) :]
+        if a:
+            names.add(a)
+    return names
 
 
 def project(resource: dict[str, Any], attributes: set[str], excluded: set[str]) -> dict[str, Any]:

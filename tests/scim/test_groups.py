@@ -280,3 +280,12 @@ def test_a_search_body_without_the_search_request_schema_is_400(scim, users, pat
     """RFC 7644 §3.4.3: a SearchRequest names its schema."""
     error = assert_scim_error(scim("POST", path, body), 400, "invalidSyntax")
     assert "urn:ietf:params:scim:api:messages:2.0:SearchRequest" in error["detail"]
+
+
+def test_group_members_may_be_excluded_by_their_qualified_name(scim, users):
+    scim("POST", "/Groups", {"displayName": "Eng", "members": [{"value": users[0]["id"]}]})
+    core = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    group = scim("GET", f"/Groups?excludedAttributes={core}:members").json()["Resources"][0]
+    assert "members" not in group and group["displayName"] == "Eng"
+    only = scim("GET", f"/Groups?attributes={core}:displayName").json()["Resources"][0]
+    assert set(only) == {"id", "schemas", "displayName"}

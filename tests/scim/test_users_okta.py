@@ -196,6 +196,37 @@ def test_attributes_and_excluded_attributes(scim):
     assert "emails" not in without and "meta" not in without and "userName" in without
 
 
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def test_attributes_may_be_fully_qualified(scim):
+    """RFC 7644 §3.10: an attribute may be named with its schema URN, core or extension."""
+    body = okta_user()
+    body["schemas"] = [CORE, ENTERPRISE]
+    body[ENTERPRISE] = {"department": "Research", "employeeNumber": "42"}
+    scim("POST", "/Users", body)
+    only = scim(
+        "GET", f"/Users?attributes={CORE}:userName,{CORE}:name.givenName,{ENTERPRISE}:department"
+    ).json()["Resources"][0]
+    assert set(only) == {"id", "schemas", "userName", "name", ENTERPRISE}
+    assert only["name"] == {"givenName": "Ada"} and only[ENTERPRISE] == {"department": "Research"}
+    without = scim(
+        "GET", f"/Users?excludedAttributes={CORE}:emails,{ENTERPRISE}:employeeNumber"
+    ).json()["Resources"][0]
+    assert "emails" not in without and "userName" in without
+    assert without[ENTERPRISE] == {"department": "Research"}
+    searched = scim(
+        "POST",
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "attributes": [f"{CORE}:userName"],
+        },
+    ).json()["Resources"][0]
+    assert set(searched) == {"id", "schemas", "userName"}
+
+
 def test_post_search(scim):
     scim("POST", "/Users", okta_user())
     r = scim(
