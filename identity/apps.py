@@ -12,3 +12,5 @@ class IdentityConfig(AppConfig):
         # `email__lower=...` / `user_name__lower=...` compare LOWER() values, which is what the
         # functional unique indexes hold; `__iexact` (UPPER() on PostgreSQL) would scan.
         CharField.register_lookup(Lower)
+
+        from identity import sessions  # noqa: F401  (connects the sign-in stamp)

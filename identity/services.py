@@ -90,29 +90,6 @@ def user_set_password(
 
 
 @transaction.atomic
-def session_revoke_all(
-    *, user: User, actor: Actor | None, org: models.Model | None, reason: str
-) -> int:
-    """End every session of the user at once (deactivation, credential compromise)."""
-    keys = list(
-        UserSession.objects.select_for_update()
-        .filter(user=user)
-        .values_list("session_key", flat=True)
-    )
-    Session.objects.filter(session_key__in=keys).delete()
-    UserSession.objects.filter(user=user).delete()
-    if keys:
-        audit_record(
-            action=AuditAction.SESSIONS_REVOKED,
-            org=org,
-            actor=actor,
-            target=user,
-            data={"count": len(keys), "reason": reason},
-        )
-    return len(keys)
-
-
-@transaction.atomic
 def session_track(*, user: User, session_key: str, ip: str | None, user_agent: str) -> None:
     UserSession.objects.update_or_create(
         session_key=session_key,

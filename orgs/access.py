@@ -4,6 +4,7 @@ policy, Require SSO and one-time passwords, is the sign-in app's middleware: sso
 from __future__ import annotations
 
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.views import View
 
 from core.exceptions import ServiceError
+from identity.sessions import signed_in_before
 from orgs import rbac, selectors
 from orgs.models import Membership, Organization
 
@@ -24,6 +26,18 @@ ADMIN_CAPABILITIES = tuple(c.code for c in rbac.CATALOG if c.code.startswith("ad
 def has_admin_access(membership: Membership) -> bool:
     perms = rbac.permissions_of(membership)
     return any(code in perms for code in ADMIN_CAPABILITIES)
+
+
+def session_reaches(membership: Membership | None, session: Any) -> bool:
+    """Whether this browser session may act in the membership's org: the membership is
+    active and the session was signed in after the org last ended its sessions."""
+    return membership is not None and not signed_in_before(session, membership.sessions_not_before)
+
+
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """A session this org has ended: sign in again (other orgs keep the session)."""
+    messages.info(request, "Your session for this organization was ended; sign in again.")
+    return redirect(f"{reverse('sso:login')}?reauth=1&next={quote(request.get_full_path())}")
 
 
 def found(obj: T | None, what: str) -> T:
@@ -47,6 +61,8 @@ class OrgView(LoginRequiredMixin, View):
         membership = selectors.membership_for_page(slug=kwargs.pop("slug"), user=request.user)
         if membership is None:
             raise Http404("No such organization.")
+        if not session_reaches(membership, request.session):
+            return reauthenticate(request)
         self.membership = membership
         self.org = membership.org
         request.org = membership.org  # type: ignore[attr-defined]

@@ -38,6 +38,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Sessions signed in before this moment never reach this org again (set at deactivation;
+    # kept at reactivation, so a revoked session cannot come back). Other orgs are untouched.
+    sessions_not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

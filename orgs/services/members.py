@@ -1,5 +1,7 @@
-"""Members: adding a person, their RBAC role, deactivation (which revokes their sessions and
-API keys at once) and reactivation. An organization always keeps an active admin."""
+"""Members: adding a person, their RBAC role, deactivation (which ends their sessions' access to
+this organization and revokes their API keys here, at once) and reactivation. An organization
+always keeps an active admin, and acts only on itself: deactivation here leaves the person's
+access to every other organization as it was."""
 
 from __future__ import annotations
 
@@ -144,22 +146,25 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor | 
 
 @transaction.atomic
 def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Membership:
-    """Deactivate at once: the member's sessions and API keys are revoked in the same
-    transaction; nothing they made is deleted."""
+    """Deactivate at once: every session signed in until now loses this org for good (even
+    after a reactivation), and the member's API keys here are revoked, in the same transaction.
+    Their access to other organizations is not this org's to end; nothing they made is
+    deleted."""
     membership = lock_membership(membership)
     if not membership.is_active:
         return membership
     if membership.role == RbacRole.ADMIN:
         require_admin_for_admin_changes(actor, membership.org)
         _ensure_another_admin(membership, "deactivate")
+    now = timezone.now()
     membership.is_active = False
-    membership.deactivated_at = timezone.now()
-    membership.save(update_fields=["is_active", "deactivated_at", "updated_at"])
-    sessions = identity.session_revoke_all(
-        user=membership.user, actor=actor, org=membership.org, reason="membership deactivated"
+    membership.deactivated_at = now
+    membership.sessions_not_before = now
+    membership.save(
+        update_fields=["is_active", "deactivated_at", "sessions_not_before", "updated_at"]
     )
     keys = ApiKey.objects.filter(membership=membership, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=now
     )
     audit_record(
         action=AuditAction.MEMBER_DEACTIVATED,
@@ -169,7 +174,7 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
         data={
             "old": {"status": "active"},
             "new": {"status": "deactivated"},
-            "sessions_revoked": sessions,
+            "sessions_ended_before": now.isoformat(),
             "api_keys_revoked": keys,
         },
     )

@@ -21,7 +21,7 @@ from core.urlsafety import safe_local_path
 from identity.models import User
 from identity.selectors import user_get
 from orgs import rbac
-from orgs.access import has_admin_access
+from orgs.access import has_admin_access, session_reaches
 from orgs.models import Organization
 from orgs.selectors import active_membership
 from sso import selectors
@@ -63,7 +63,7 @@ def _tester(request: HttpRequest, org: Organization) -> User:
     if not request.user.is_authenticated:
         raise PermissionDenied("Sign in as an admin of this organization to test SSO.")
     membership = active_membership(org=org, user=request.user)
-    if membership is None:
+    if not session_reaches(membership, request.session):
         raise Http404("No such organization.")
     if not rbac.may(membership, "admin.sso"):
         raise PermissionDenied("Testing SSO needs the 'admin.sso' permission.")

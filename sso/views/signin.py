@@ -38,7 +38,11 @@ def _safe_next(request: HttpRequest) -> str:
 def login_view(request: HttpRequest) -> HttpResponse:
     """E-mail first. An address in a domain whose org uses SSO goes to that org's IdP; any
     other address (known or not: the answer is the same) is asked for its password."""
-    if request.user.is_authenticated:
+    # `reauth`: an organization ended this session's access to it; signing in again (as anyone)
+    # starts a new session stamp.
+    if request.user.is_authenticated and not (
+        request.GET.get("reauth") or request.POST.get("reauth")
+    ):
         return redirect(_safe_next(request))
     next_path = request.POST.get("next") or request.GET.get("next", "")
     email_form = EmailForm(request.POST or None)

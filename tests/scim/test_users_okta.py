@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from identity.models import User, UserSession
+from identity.models import User
 from mapping.models import IdpUser
 from orgs.models import ApiKey, Membership
 from orgs.services.api_keys import api_key_create
@@ -100,8 +100,8 @@ def test_okta_no_path_deactivate_revokes_access_and_keeps_data(scim, org, admin,
     )
     assert r.status_code == 200 and r.json()["active"] is False
     m.refresh_from_db()
-    assert not m.is_active
-    assert not UserSession.objects.filter(user=m.user).exists()
+    assert not m.is_active and m.sessions_not_before is not None
+    assert client.get("/o/acme/me/").status_code == 302
     assert not ApiKey.objects.filter(membership=m, revoked_at__isnull=True).exists()
     assert team.team_memberships.filter(membership=m).exists()
     deact = AuditEvent.objects.get(action="member.deactivated")
@@ -114,6 +114,8 @@ def test_okta_no_path_deactivate_revokes_access_and_keeps_data(scim, org, admin,
     )
     m.refresh_from_db()
     assert r.json()["active"] is True and m.is_active
+    # Reactivation does not bring the revoked session back.
+    assert client.get("/o/acme/me/")["Location"].startswith("/login/?reauth=1&")
 
 
 def test_delete_deactivates_then_404_and_re_post_works(scim, org):
