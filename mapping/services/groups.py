@@ -84,7 +84,7 @@ def idp_group_update(
     deltas (`add`, `remove`, `remove_all`), by membership id. The group row is locked and
     deltas are applied as such, so two concurrent PATCHes that add different members both
     land."""
-    group = IdpGroup.objects.select_for_update().select_related("org").get(pk=group.pk)
+    group = IdpGroup.objects.select_for_update(of=("self",)).select_related("org").get(pk=group.pk)
     org = group.org
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
@@ -129,7 +129,7 @@ def idp_group_update(
 
 @transaction.atomic
 def idp_group_delete(*, group: IdpGroup, actor: Actor | None) -> None:
-    group = IdpGroup.objects.select_for_update().select_related("org").get(pk=group.pk)
+    group = IdpGroup.objects.select_for_update(of=("self",)).select_related("org").get(pk=group.pk)
     former = list(group.members.values_list("membership_id", flat=True))
     audit_record(
         action=AuditAction.SCIM_GROUP_DELETED,

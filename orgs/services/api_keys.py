@@ -43,7 +43,9 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey, actor: Actor | None) -> ApiKey:
     api_key = (
-        ApiKey.objects.select_for_update().select_related("membership__org").get(pk=api_key.pk)
+        ApiKey.objects.select_for_update(of=("self",))
+        .select_related("membership__org")
+        .get(pk=api_key.pk)
     )
     if api_key.revoked_at is not None:
         return api_key

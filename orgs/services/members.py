@@ -19,7 +19,11 @@ from identity.models import User
 from identity.selectors import user_by_email
 from orgs.choices import MembershipSource, RbacRole
 from orgs.models import ApiKey, Membership, Organization
-from orgs.services.guards import lock_membership, require_admin_for_admin_changes
+from orgs.services.guards import (
+    lock_membership,
+    recheck_admin_after_lock,
+    require_admin_for_admin_changes,
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def _ensure_another_admin(membership: Membership, verb: str) -> None:
     demotions cannot both pass."""
     admins = list(
         Membership.objects.select_for_update()
+        .order_by("pk")
         .filter(org_id=membership.org_id, role=RbacRole.ADMIN, is_active=True)
         .values_list("pk", flat=True)
     )
@@ -125,10 +130,12 @@ def _ensure_another_admin(membership: Membership, verb: str) -> None:
 def membership_change_role(*, membership: Membership, role: str, actor: Actor | None) -> Membership:
     if role not in RbacRole.values:
         raise ValidationFailed(f"Unknown RBAC role {role!r}: use admin or member.", field="role")
+    if membership.role != role:
+        require_admin_for_admin_changes(actor, membership.org)  # 403 before anything is locked
     membership = lock_membership(membership)
     if membership.role == role:
         return membership
-    require_admin_for_admin_changes(actor, membership.org)
+    recheck_admin_after_lock(actor, membership.org)
     if membership.role == RbacRole.ADMIN and membership.is_active:
         _ensure_another_admin(membership, "demote")
     old = membership.role
@@ -150,11 +157,13 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
     after a reactivation), and the member's API keys here are revoked, in the same transaction.
     Their access to other organizations is not this org's to end; nothing they made is
     deleted."""
+    if membership.role == RbacRole.ADMIN:
+        require_admin_for_admin_changes(actor, membership.org)  # 403 before locking
     membership = lock_membership(membership)
     if not membership.is_active:
         return membership
     if membership.role == RbacRole.ADMIN:
-        require_admin_for_admin_changes(actor, membership.org)
+        recheck_admin_after_lock(actor, membership.org)
         _ensure_another_admin(membership, "deactivate")
     now = timezone.now()
     membership.is_active = False
@@ -183,11 +192,13 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
 
 @transaction.atomic
 def membership_reactivate(*, membership: Membership, actor: Actor | None) -> Membership:
+    if membership.role == RbacRole.ADMIN:
+        require_admin_for_admin_changes(actor, membership.org)  # 403 before locking
     membership = lock_membership(membership)
     if membership.is_active:
         return membership
     if membership.role == RbacRole.ADMIN:
-        require_admin_for_admin_changes(actor, membership.org)
+        recheck_admin_after_lock(actor, membership.org)
     membership.is_active = True
     membership.deactivated_at = None
     membership.save(update_fields=["is_active", "deactivated_at", "updated_at"])

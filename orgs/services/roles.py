@@ -58,7 +58,7 @@ def custom_role_update(
     description: str | None = None,
     actor: Actor | None,
 ) -> CustomRole:
-    role = CustomRole.objects.select_for_update().select_related("org").get(pk=role.pk)
+    role = CustomRole.objects.select_for_update(of=("self",)).select_related("org").get(pk=role.pk)
     old = {"name": role.name, "permissions": role.permissions, "description": role.description}
     new = dict(old)
     if name is not None:
@@ -91,7 +91,7 @@ def custom_role_update(
 
 @transaction.atomic
 def custom_role_delete(*, role: CustomRole, actor: Actor | None) -> None:
-    role = CustomRole.objects.select_for_update().select_related("org").get(pk=role.pk)
+    role = CustomRole.objects.select_for_update(of=("self",)).select_related("org").get(pk=role.pk)
     require_grantable(actor, role.org, role.permissions)
     holders = list(role.assignments.values_list("membership__user__email", flat=True).distinct())
     audit_record(

@@ -33,7 +33,7 @@ def team_create(*, org: Organization, name: str, actor: Actor | None) -> Team:
 
 @transaction.atomic
 def team_rename(*, team: Team, name: str, actor: Actor | None) -> Team:
-    team = Team.objects.select_for_update().select_related("org").get(pk=team.pk)
+    team = Team.objects.select_for_update(of=("self",)).select_related("org").get(pk=team.pk)
     name = clean_name(name, "team")
     if name == team.name:
         return team
@@ -56,7 +56,7 @@ def team_rename(*, team: Team, name: str, actor: Actor | None) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team, actor: Actor | None) -> None:
-    team = Team.objects.select_for_update().select_related("org").get(pk=team.pk)
+    team = Team.objects.select_for_update(of=("self",)).select_related("org").get(pk=team.pk)
     members = sorted(
         team.team_memberships.values_list("membership__user__email", flat=True).distinct()
     )

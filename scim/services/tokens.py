@@ -36,7 +36,7 @@ def scim_token_create(
 
 @transaction.atomic
 def scim_token_revoke(*, token: ScimToken, actor: Actor | None) -> ScimToken:
-    token = ScimToken.objects.select_for_update().select_related("org").get(pk=token.pk)
+    token = ScimToken.objects.select_for_update(of=("self",)).select_related("org").get(pk=token.pk)
     if token.revoked_at is not None:
         return token
     token.revoked_at = timezone.now()
