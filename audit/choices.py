@@ -66,3 +66,7 @@ class AuditAction(models.TextChoices):
         "SCIM: use-mapping-table toggle changed",
     )
     SCIM_AUTO_CREATED_ENTITY = "scim.auto_created_entity", "SCIM: role or team auto-created"
+    SCIM_MAPPING_GROUP_SKIPPED = (
+        "scim.mapping_group_skipped",
+        "SCIM: a group the mapping sync could not apply was skipped",
+    )

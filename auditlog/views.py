@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from audit.choices import AuditAction
 from audit.selectors import AuditFilter, audit_page
+from core.input import as_id, parse_instant
 from orgs.access import OrgView
 
 WINDOWS = {
@@ -18,20 +18,6 @@ WINDOWS = {
     "30d": timedelta(days=30),
     "90d": timedelta(days=90),
 }
-
-
-def parse_when(raw: str) -> datetime | None:
-    """An ISO date-time from a form or query string; naive values are UTC."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        value = parse_datetime(raw) or parse_datetime(raw + "T00:00")
-    except ValueError:
-        return None
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, UTC)
-    return value
 
 
 def filters_from(params: dict[str, str]) -> tuple[AuditFilter, list[str]]:
@@ -49,9 +35,12 @@ def filters_from(params: dict[str, str]) -> tuple[AuditFilter, list[str]]:
         errors.append(f"Unknown time window {window!r}; use 1h, 24h, 7d, 30d or 90d.")
     for name in ("since", "until"):
         raw = params.get(name, "")
-        value = parse_when(raw)
+        value = parse_instant(raw)
         if raw and value is None:
-            errors.append(f"{name}={raw!r} is not a date-time (use 2026-01-31T13:00).")
+            errors.append(
+                f"{name}={raw[:64]!r} is not a date-time between the years 1 and 9999 in UTC "
+                "(use 2026-01-31T13:00, optionally with an offset such as +02:00)."
+            )
         elif value is not None:
             if name == "since":
                 since = value
@@ -72,7 +61,9 @@ class AuditLogView(OrgView):
     def get(self, request: HttpRequest) -> HttpResponse:
         filters, errors = filters_from(request.GET)
         before = request.GET.get("before", "")
-        before_id = int(before) if before.isdigit() else None
+        before_id = as_id(before)
+        if before and before_id is None:
+            errors.append(f"before={before[:64]!r} is not an event id; start from the first page.")
         events, next_cursor = audit_page(org=self.org, filters=filters, before=before_id)
         query = request.GET.copy()
         query.pop("before", None)

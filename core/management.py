@@ -6,10 +6,11 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, OutputWrapper
 
 from core.actors import SystemActor
 from core.exceptions import ServiceError
+from core.input import unstorable_text
 
 
 class CommandFailed(Exception):
@@ -19,6 +20,18 @@ class CommandFailed(Exception):
 class JsonCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> str:
         try:
+            # The input rule of every door (core.input): an argument holding a NUL character or
+            # an unpaired surrogate (bytes that are not UTF-8 arrive as surrogates) is refused.
+            if options.get("stderr"):  # BaseCommand.execute sets this; we may refuse before it
+                self.stderr = OutputWrapper(options["stderr"])
+            checked = {k: v for k, v in options.items() if k not in ("stdout", "stderr")}
+            found = unstorable_text({"args": list(args), **checked})
+            if found is not None:
+                where, what = found
+                name = where.removeprefix("$.").split("[")[0].split(" ")[0]
+                raise CommandFailed(
+                    f"The argument {name!r} contains {what}; pass valid UTF-8 text without NUL."
+                )
             result = super().execute(*args, **options)
         except (ServiceError, CommandFailed) as exc:
             message = exc.message if isinstance(exc, ServiceError) else str(exc)

@@ -18,6 +18,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import Conflict, ValidationFailed
+from core.input import clean_line
 from identity.models import User, UserSession, normalize_email
 
 
@@ -51,7 +52,7 @@ def user_create(
     org: models.Model | None = None,
 ) -> User:
     email = clean_email(email)
-    full_name = " ".join(full_name.split())[:200]
+    full_name = clean_line(full_name, field="full_name", what="full name", max_length=200)
     user = User(email=email, full_name=full_name, password_change_required=password_change_required)
     if password:
         user.set_password(password)

@@ -60,6 +60,7 @@ def job_data(job: MappingSyncJob | None) -> dict[str, Any] | None:
         "percent": job.percent,
         "members_changed": job.members_changed,
         "auto_created": job.auto_created,
+        "skipped": job.skipped,
         "error": job.error,
         "created_at": job.created_at,
         "started_at": job.started_at,

@@ -33,8 +33,18 @@ CHUNK = 1000
 
 
 def group_target_name(display_name: str) -> str:
-    """The role or team name a group resolves to in name-based mode."""
-    return " ".join((display_name or "").split())[:NAME_MAX].strip()
+    """The role or team name a group resolves to in name-based mode (never cut short: a name
+    that cannot be a role or team name is skipped and reported, see `target_name_problem`)."""
+    return " ".join((display_name or "").split())
+
+
+def target_name_problem(name: str) -> str | None:
+    """Why a group's name cannot name a role or team; None when it can."""
+    if not name:
+        return "the group has no name"
+    if len(name) > NAME_MAX:
+        return f"the name has {len(name)} characters; role and team names have at most {NAME_MAX}"
+    return None
 
 
 def target_model(direction: str) -> type[Model]:
@@ -98,6 +108,7 @@ class Plan:
     add: list[tuple[int, str]] = field(default_factory=list)  # (membership_id, target key)
     delete_ids: list[int] = field(default_factory=list)  # assignment rows in this org
     elsewhere: list[ElsewhereLoss] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # groups it cannot apply
     scanned: int = 0
 
     @property
@@ -111,6 +122,7 @@ class Plan:
             "members_scanned": self.scanned,
             "members_changing": len(self.members),
             "auto_create": self.create,
+            "skipped_groups": self.skipped,
             "members": [m.as_dict() for m in self.members],
         }
 
@@ -152,6 +164,22 @@ def plan(
     }
     id_of = {key: pk for pk, (_, key) in targets.items()}
     name_of = {key: name for _, (name, key) in targets.items()}
+    group_key: dict[int, str] = {}
+    if not use_table:
+        # Name-based: every pushed group resolves to a role or team of its name, members or
+        # not; one whose name cannot be a role or team name is skipped and reported, so it
+        # never fails the sync of everyone else.
+        for gid, display in IdpGroup.objects.filter(org=org).values_list("id", "display_name"):
+            name = group_target_name(display)
+            problem = target_name_problem(name)
+            if problem:
+                out.skipped.append({"group": display, "reason": problem})
+                continue
+            group_key[gid] = key_of(name)
+            name_of.setdefault(key_of(name), name)
+        out.create = sorted(
+            {name_of[k] for k in group_key.values() if k not in id_of}, key=str.casefold
+        )
 
     users = IdpUser.objects.filter(org=org)
     links = IdpGroupMember.objects.filter(group__org=org)
@@ -180,15 +208,7 @@ def plan(
         managed = set().union(*table.values()) if table else set()
         grants = {m: set().union(*(table.get(g, set()) for g in groups_of[m])) for m in members}
     else:
-        group_key: dict[int, str] = {}
-        for gid, display in IdpGroup.objects.filter(org=org).values_list("id", "display_name"):
-            name = group_target_name(display)
-            if name:
-                group_key[gid] = key_of(name)
-                name_of.setdefault(key_of(name), name)
         grants = {m: {group_key[g] for g in groups_of[m] if g in group_key} for m in members}
-        wanted = set().union(*grants.values()) if grants else set()
-        out.create = sorted((name_of[k] for k in wanted if k not in id_of), key=str.casefold)
         managed = set()
 
     # What they hold now, from every source, in this organization.

@@ -171,6 +171,8 @@ class MappingSyncJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     members_changed = models.PositiveIntegerField(default=0)
     auto_created = models.JSONField(default=list, blank=True)
+    # Groups the sync could not apply ({"group", "kind", "reason"}): reported, not fatal.
+    skipped = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -65,6 +65,7 @@ def mapping_drift(*, org: Organization) -> dict[str, Any]:
             .values_list("id", "name", "name_key")
         )
         use_table = settings.use_table(direction)
+        skipped: list[dict[str, str]] = []
         if use_table:
             pairs = engine.table_rows(org, direction)
             mapped_groups = {g for g, _ in pairs}
@@ -78,6 +79,11 @@ def mapping_drift(*, org: Organization) -> dict[str, Any]:
             group_keys = {name_key(engine.group_target_name(n)) for _, n, _ in groups}
             granted = {pk for pk, _, k in targets if k in group_keys}
             managed = None  # every target of the direction
+            skipped = [
+                {"group": name, "reason": problem}
+                for _, name, _ in groups
+                if (problem := engine.target_name_problem(engine.group_target_name(name)))
+            ]
         hand = engine.assignment_model(direction).objects.filter(
             membership__org=org,
             membership__idp__isnull=False,
@@ -92,6 +98,7 @@ def mapping_drift(*, org: Organization) -> dict[str, Any]:
                 {"group": name, "members": n} for g, name, n in groups if g not in mapped_groups
             ],
             "ungranted_targets": [name for pk, name, _ in targets if pk not in granted],
+            "skipped_groups": skipped,
             "hand_made": [
                 {"member": member, "target": target}
                 for member, target in hand.order_by(

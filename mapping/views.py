@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import ServiceError, ValidationFailed
+from core.input import as_id
 from mapping import selectors
 from mapping.choices import Direction, SyncStatus
 from mapping.services import sync, table
@@ -68,9 +69,10 @@ def posted_rows(request: HttpRequest, direction: str) -> list[table.MappingRow]:
     for group, target in zip(groups, targets, strict=False):
         if not group and not target:
             continue  # a blank row
-        if not (group and target.isdigit()):
+        target_id = as_id(target)
+        if not (group and target_id):
             raise ValidationFailed("Each row needs both an IdP group and a target.")
-        rows.append(table.MappingRow(group=group, target=int(target)))
+        rows.append(table.MappingRow(group=group, target=target_id))
     return rows
 
 

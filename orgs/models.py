@@ -61,7 +61,9 @@ class CustomRole(models.Model):
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_roles")
     name = models.CharField(max_length=100)
-    name_key = models.CharField(max_length=100, editable=False)
+    # The case-folded name: folding can make it longer than the name (ß → ss, ΐ → three
+    # characters; three is Unicode's most), so it holds three times NAME_MAX.
+    name_key = models.CharField(max_length=300, editable=False)
     description = models.CharField(max_length=300, blank=True)
     permissions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -101,7 +103,9 @@ class RoleAssignment(models.Model):
 class Team(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
-    name_key = models.CharField(max_length=100, editable=False)
+    # The case-folded name: folding can make it longer than the name (ß → ss, ΐ → three
+    # characters; three is Unicode's most), so it holds three times NAME_MAX.
+    name_key = models.CharField(max_length=300, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -9,18 +9,17 @@ functional indexes are used. The tenant scope is applied by the caller, outside 
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 from scim2_filter_parser.transpilers.django_q_object import Transpiler
 
+from core.input import parse_instant
 from scim.exceptions import InvalidFilter
 from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
 
@@ -167,17 +166,15 @@ class _ScimTranspiler(Transpiler):
                 return value
             raise InvalidFilter(f"{value!r} is not a boolean (use true or false).")
         if attr.kind == "datetime":
-            parsed = parse_datetime(str(value)) if not isinstance(value, bool) else None
+            # No offset means UTC, as meta dates are written; 0001-01-01T00:00:00+14:00 is
+            # before the year 1 in UTC and so no date-time at all.
+            parsed = parse_instant(value)
             if parsed is None:
-                raise InvalidFilter(f"{value!r} is not a date-time (use 2026-01-31T12:00:00Z).")
-            if parsed.tzinfo is None:  # no offset: UTC, as meta dates are written
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            try:
-                return parsed.astimezone(dt.UTC)
-            except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the year 1 in UTC
                 raise InvalidFilter(
-                    f"{value!r} is outside the dates that can be compared."
-                ) from None
+                    f"{value!r} is not a date-time between the years 1 and 9999 in UTC "
+                    "(use 2026-01-31T12:00:00Z)."
+                )
+            return parsed
         if attr.kind == "uuid":
             try:
                 return uuid.UUID(str(value))

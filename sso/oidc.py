@@ -39,6 +39,11 @@ def discover(issuer: str) -> dict[str, str]:
     """The provider's endpoints from `<issuer>/.well-known/openid-configuration`. Read when the
     admin saves the issuer, so a typo fails on the settings page, not at the first sign-in."""
     issuer = issuer.strip().rstrip("/")
+    if len(issuer) > 2048:
+        raise ValidationFailed(
+            f"The issuer URL has {len(issuer)} characters; at most 2048 are allowed.",
+            field="issuer",
+        )
     try:
         URLValidator(schemes=["https", "http"])(issuer)
     except ValidationError as exc:

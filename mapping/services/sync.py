@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor, SystemActor, describe_actor
-from core.exceptions import Conflict
+from core.exceptions import Conflict, ValidationFailed
 
 # mapping.tasks imports this module too; each reads the other's names only when called.
 from mapping import engine, tasks
@@ -36,17 +36,25 @@ def mapping_settings_locked(org: Organization) -> MappingSettings:
 
 def _mapping_apply(plan: engine.Plan, *, org: Organization, actor: Actor | None) -> dict:
     """Write what `plan` says through the bulk assignment service, with one audit event per
-    member whose set changed."""
+    member whose set changed. A group that cannot become a role or team is skipped (reported
+    by the caller), never a failure for everyone else."""
     direction = plan.direction
     created: list[str] = []
+    skipped = list(plan.skipped)
     for name in plan.create:
         try:
-            if direction == Direction.ROLES:
-                entity = roles.custom_role_create(org=org, name=name, permissions=[], actor=actor)
-            else:
-                entity = teams.team_create(org=org, name=name, actor=actor)
+            with transaction.atomic():
+                if direction == Direction.ROLES:
+                    entity = roles.custom_role_create(
+                        org=org, name=name, permissions=[], actor=actor
+                    )
+                else:
+                    entity = teams.team_create(org=org, name=name, actor=actor)
         except Conflict:
             continue  # made by hand since the plan was read: it matches by name now
+        except ValidationFailed as exc:
+            skipped.append({"group": name, "reason": exc.message})
+            continue
         created.append(entity.name)
         audit_record(
             action=AuditAction.SCIM_AUTO_CREATED_ENTITY,
@@ -76,7 +84,7 @@ def _mapping_apply(plan: engine.Plan, *, org: Organization, actor: Actor | None)
     )
     assignments.assignments_bulk_change(
         kind=direction,
-        add=[(mid, id_of[key]) for mid, key in plan.add],
+        add=[(mid, id_of[key]) for mid, key in plan.add if key in id_of],
         delete_ids=plan.delete_ids,
         source=AssignmentSource.IDP,
         changes=changes,
@@ -110,7 +118,21 @@ def _mapping_apply(plan: engine.Plan, *, org: Organization, actor: Actor | None)
             action=AuditAction.SCIM_USER_TEAM_CHANGED,
             actor=actor,
         )
-    return {"members_changed": len(plan.members), "auto_created": created}
+    return {"members_changed": len(plan.members), "auto_created": created, "skipped": skipped}
+
+
+def _skipped_record(
+    skipped: list[dict[str, str]], *, org: Organization, direction: str, actor: Actor | None
+) -> None:
+    """One audit event per group a full sync could not apply, with the reason."""
+    for item in skipped:
+        audit_record(
+            action=AuditAction.SCIM_MAPPING_GROUP_SKIPPED,
+            org=org,
+            actor=actor,
+            target=org,
+            data={"group": item["group"], "kind": direction[:-1], "reason": item["reason"]},
+        )
 
 
 def _mapping_sync(
@@ -120,8 +142,9 @@ def _mapping_sync(
     scope: list[int] | None,
     actor: Actor | None,
 ) -> dict:
-    """Both directions for the members in `scope` (None: everyone), under the settings lock."""
-    changed, created = 0, []
+    """Both directions for the members in `scope` (None: everyone), under the settings lock.
+    Groups it cannot apply are returned as `skipped` (a full sync records them)."""
+    changed, created, skipped = 0, [], []
     for direction in Direction.values:
         plan = engine.plan(
             org,
@@ -134,7 +157,10 @@ def _mapping_sync(
             result = _mapping_apply(plan, org=org, actor=actor)
             changed += result["members_changed"]
             created += result["auto_created"]
-    return {"members_changed": changed, "auto_created": created}
+            skipped += [{**item, "kind": direction[:-1]} for item in result["skipped"]]
+        else:
+            skipped += [{**item, "kind": direction[:-1]} for item in plan.skipped]
+    return {"members_changed": changed, "auto_created": created, "skipped": skipped}
 
 
 def mapping_sync_members(
@@ -144,7 +170,7 @@ def mapping_sync_members(
     change's own transaction (call it from an atomic service)."""
     ids = sorted(set(membership_ids))
     if not ids:
-        return {"members_changed": 0, "auto_created": []}
+        return {"members_changed": 0, "auto_created": [], "skipped": []}
     settings = mapping_settings_locked(org)
     return _mapping_sync(org=org, settings=settings, scope=ids, actor=actor)
 
@@ -183,14 +209,24 @@ def mapping_sync_job_run(*, job_id: int, actor: Actor | None = None) -> MappingS
     job.save(update_fields=["status", "started_at", "total"])
     actor = actor or _job_actor(job)
     try:
-        for chunk in engine._chunks(ids):
+        for chunk in engine._chunks(ids) if ids else [[]]:
             with transaction.atomic():
                 settings = mapping_settings_locked(org)
                 result = _mapping_sync(org=org, settings=settings, scope=chunk, actor=actor)
+                new = [s for s in result["skipped"] if s not in job.skipped]
+                if new:
+                    for kind in {s["kind"] for s in new}:
+                        _skipped_record(
+                            [s for s in new if s["kind"] == kind],
+                            org=org,
+                            direction=f"{kind}s",
+                            actor=actor,
+                        )
             job.processed += len(chunk)
             job.members_changed += result["members_changed"]
             job.auto_created = job.auto_created + result["auto_created"]
-            job.save(update_fields=["processed", "members_changed", "auto_created"])
+            job.skipped = job.skipped + new
+            job.save(update_fields=["processed", "members_changed", "auto_created", "skipped"])
     except Exception as exc:
         logger.exception("mapping sync job %s failed", job.pk)
         job.status, job.error = SyncStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]

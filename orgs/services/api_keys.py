@@ -11,6 +11,7 @@ from audit.services import audit_record
 from core import tokens
 from core.actors import Actor
 from core.exceptions import ValidationFailed
+from core.input import clean_line
 from orgs.models import ApiKey, Membership
 from orgs.services.guards import lock_membership
 
@@ -25,7 +26,7 @@ def api_key_create(
     membership = lock_membership(membership)
     if not membership.is_active:
         raise ValidationFailed("A deactivated member cannot get an API key.")
-    label = " ".join((label or "").split())[:100]
+    label = clean_line(label, field="label", what="label", max_length=100)
     prefix, secret, key_hash = tokens.mint(API_KEY_PREFIX)
     key = ApiKey.objects.create(
         membership=membership, label=label, prefix=prefix, key_hash=key_hash

@@ -10,6 +10,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import Conflict
+from core.input import clean_block
 from orgs.models import CustomRole, Organization, name_key
 from orgs.services.guards import require_grantable
 from orgs.services.names import clean_name, clean_permissions, ensure_name_free
@@ -32,7 +33,9 @@ def custom_role_create(
         org=org,
         name=name,
         name_key=name_key(name),
-        description=(description or "").strip()[:300],
+        description=clean_block(
+            description, field="description", what="description", max_length=300
+        ),
         permissions=perms,
     )
     try:
@@ -66,7 +69,9 @@ def custom_role_update(
     if permissions is not None:
         new["permissions"] = clean_permissions(permissions)
     if description is not None:
-        new["description"] = description.strip()[:300]
+        new["description"] = clean_block(
+            description, field="description", what="description", max_length=300
+        )
     if new == old:
         return role
     require_grantable(actor, role.org, set(new["permissions"]) | set(old["permissions"]))

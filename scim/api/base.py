@@ -22,6 +22,7 @@ from django_scim.views import SCIMView
 
 from core import tokens
 from core.exceptions import Conflict, NotFound, PermissionDenied, ServiceError
+from core.input import ascii_digits
 from scim import selectors
 from scim.exceptions import ScimError
 from scim.filters import filter_q
@@ -172,12 +173,14 @@ class ScimView(SCIMView):
 def _int_param(raw: str | None, name: str, default: int) -> int:
     if raw in (None, ""):
         return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
+    number = ascii_digits(raw, signed=True, clamp=True)
+    if number is None:
         raise ScimError(
-            f"{name} must be an integer, not {raw!r}.", status=400, scim_type="invalidValue"
-        ) from None
+            f"{name} must be an integer written with the digits 0-9, not {raw[:40]!r}.",
+            status=400,
+            scim_type="invalidValue",
+        )
+    return number
 
 
 CORE_PREFIXES = tuple(f"{urn.lower()}:" for urn in (USER_URN, GROUP_URN))

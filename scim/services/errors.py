@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.input import storable
 from scim.models import ScimRequestError, ScimToken
 
 ERROR_LOG_DAYS = 7
@@ -23,9 +24,9 @@ def scim_error_record(
         org_id=token.org_id,
         token=token,
         at=now,
-        method=method,
-        path=path[:300],
+        method=storable(method)[:10],
+        path=storable(path)[:300],
         status=status,
         scim_type=scim_type or "",
-        detail=detail[:500],
+        detail=storable(detail)[:500],
     )

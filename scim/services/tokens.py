@@ -9,6 +9,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core import tokens
 from core.actors import Actor
+from core.input import clean_line
 from orgs.models import Organization
 from scim.models import ScimToken
 
@@ -21,7 +22,7 @@ def scim_token_create(
 ) -> tuple[ScimToken, str]:
     """Returns the token and its secret. The secret is shown once and stored only as an HMAC
     (a keyed hash, not a slow password hash: each SCIM request checks it)."""
-    label = " ".join((label or "").split())[:100]
+    label = clean_line(label, field="label", what="label", max_length=100)
     prefix, secret, key_hash = tokens.mint(SCIM_TOKEN_PREFIX)
     token = ScimToken.objects.create(org=org, label=label, prefix=prefix, key_hash=key_hash)
     audit_record(

@@ -15,6 +15,7 @@ from audit.services import audit_record
 from core import crypto
 from core.actors import Actor
 from core.exceptions import ValidationFailed
+from core.input import clean_block, clean_line
 from orgs.models import Organization
 from sso import oidc, saml_metadata
 from sso.assertion import SsoAssertion
@@ -128,7 +129,12 @@ def sso_saml_settings_set(
     conn = sso_lock(org, actor)
     changes: dict[str, Any] = {}
     for name in SAML_ATTRIBUTE_FIELDS:
-        value = " ".join(str(attributes.get(name, getattr(conn, name)) or "").split())[:300]
+        value = clean_line(
+            attributes.get(name, getattr(conn, name)),
+            field=name,
+            what=f"SAML attribute name ({name.removeprefix('attr_')})",
+            max_length=300,
+        )
         if name == "attr_email" and not value:
             raise ValidationFailed(
                 "The e-mail attribute name cannot be empty (Okta sends 'email').", field=name
@@ -154,9 +160,13 @@ def sso_oidc_configure(
 ) -> SsoConnection:
     """Save the OIDC client. Discovery runs first, outside the transaction (it is a network
     call); `client_secret=None` keeps the stored secret (it is never shown again)."""
-    client_id = client_id.strip()
-    if not client_id or len(client_id) > 300:
+    client_id = clean_line(client_id, field="client_id", what="client ID", max_length=300)
+    if not client_id:
         raise ValidationFailed("Enter the client ID of the OIDC app.", field="client_id")
+    if client_secret is not None:
+        client_secret = clean_block(
+            client_secret, field="client_secret", what="client secret", max_length=2000
+        )
     discovered = oidc.discover(issuer)
     return _sso_oidc_store(
         org=org, discovered=discovered, client_id=client_id, secret=client_secret, actor=actor
