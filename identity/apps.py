@@ -13,4 +13,5 @@ class IdentityConfig(AppConfig):
         # functional unique indexes hold; `__iexact` (UPPER() on PostgreSQL) would scan.
         CharField.register_lookup(Lower)
 
+        from core import db  # noqa: F401  (Unicode LOWER() on SQLite too)
         from identity import sessions  # noqa: F401  (connects the sign-in stamp)

@@ -53,6 +53,26 @@ class IdpUser(models.Model):
         return self.user_name
 
 
+class IdpUserEmail(models.Model):
+    """Each e-mail address the IdP sent for a member, with its `type` and `primary` flag: the
+    rows that filters search (`emails.value eq`, `emails[type eq "work" and value co "@x"]`).
+    `IdpUser.emails` keeps the list as sent, for rendering; both are written together."""
+
+    idp_user = models.ForeignKey(IdpUser, on_delete=models.CASCADE, related_name="email_rows")
+    value = models.CharField(max_length=255)
+    type = models.CharField(max_length=255, blank=True)
+    primary = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index("idp_user", Lower("value"), name="idpuseremail_user_value"),
+            models.Index(Lower("value"), name="idpuseremail_value_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class IdpGroup(models.Model):
     """A group of the organization's identity provider. It grants nothing by itself: the mapping
     engine turns its members into custom roles and teams. SCIM pushes groups today; `uid` is the

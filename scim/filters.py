@@ -1,10 +1,14 @@
 """SCIM filters (RFC 7644 §3.4.2.2) to Django `Q` objects.
 
-Built on scim2-filter-parser's parser and Django transpiler, with the rules that transpiler
-lacks: an unknown attribute is an `invalidFilter` error (never a silently dropped clause, which
-would widen or empty the result), comparisons follow each attribute's type and caseExact, `pr`
-means "has a non-empty value", and case-insensitive equality compares LOWER() values so the
-functional indexes are used. The tenant scope is applied by the caller, outside the expression.
+The expression is parsed by scim.filter_syntax (precedence `not` > `and` > `or`, JSON string
+escapes); here each comparison becomes a `Q` with the rules clients need: an unknown attribute
+is an `invalidFilter` error (never a silently dropped clause, which would widen or empty the
+result), comparisons follow each attribute's type and caseExact, `pr` means "has a non-empty
+value", case-insensitive comparisons compare LOWER() values (Unicode on both databases:
+core.db) so the functional indexes are used, and a multi-valued attribute (a user's `emails`,
+a group's `members`) matches when any one of its items does: value paths such as
+`emails[type eq "work" and value co "@x"]` need one item to satisfy the whole inner filter.
+The tenant scope is applied by the caller, outside the expression.
 """
 
 from __future__ import annotations
@@ -13,29 +17,32 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
-from scim2_filter_parser import ast as scim_ast
-from scim2_filter_parser.lexer import SCIMLexer
-from scim2_filter_parser.parser import SCIMParser
-from scim2_filter_parser.transpilers.django_q_object import Transpiler
+from django.db.models import Exists, Model, OuterRef, Q
 
 from core.input import parse_instant
+from mapping.models import IdpGroupMember, IdpUserEmail
+from scim import filter_syntax as fs
 from scim.exceptions import InvalidFilter
 from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
 
-# The filter lexer lower-cases attribute paths, schema URNs included.
 CORE_USER = USER_URN.lower()
 CORE_GROUP = GROUP_URN.lower()
 ENTERPRISE = ENTERPRISE_URN.lower()
 MAX_FILTER_LENGTH = 2000
 
+# Multi-valued attributes live in their own rows: (model, the foreign key to the resource).
+RELATIONS: dict[str, tuple[type[Model], str]] = {
+    "emails": (IdpUserEmail, "idp_user"),
+    "members": (IdpGroupMember, "group"),
+}
+
 
 @dataclass(frozen=True)
 class Attr:
     path: str = ""  # ORM path
-    kind: str = "string"  # string | boolean | datetime | uuid | const
+    kind: str = "string"  # string | boolean | datetime | uuid
     case_exact: bool = False
-    const: str = ""  # for kind="const": the value every row has (e.g. emails.type "work")
+    relation: str = ""  # a key of RELATIONS: `path` is a field of that model
 
 
 Key = tuple[str, str | None, str | None]
@@ -47,10 +54,10 @@ USER_ATTRS: dict[Key, Attr] = {
     ("displayname", None, None): Attr("display_name"),
     ("name", "givenname", None): Attr("given_name"),
     ("name", "familyname", None): Attr("family_name"),
-    ("emails", None, None): Attr("membership__user__email"),
-    ("emails", "value", None): Attr("membership__user__email"),
-    ("emails", "type", None): Attr(kind="const", const="work"),
-    ("emails", "primary", None): Attr(kind="const", const="true"),
+    ("emails", None, None): Attr("value", relation="emails"),
+    ("emails", "value", None): Attr("value", relation="emails"),
+    ("emails", "type", None): Attr("type", relation="emails"),
+    ("emails", "primary", None): Attr("primary", "boolean", relation="emails"),
     ("active", None, None): Attr("membership__is_active", "boolean"),
     ("meta", "created", None): Attr("created_at", "datetime"),
     ("meta", "lastmodified", None): Attr("updated_at", "datetime"),
@@ -64,8 +71,12 @@ GROUP_ATTRS: dict[Key, Attr] = {
     ("id", None, None): Attr("uid", "uuid", case_exact=True),
     ("displayname", None, None): Attr("display_name"),
     ("externalid", None, None): Attr("external_id", case_exact=True),
-    ("members", None, None): Attr("members__membership__idp__uid", "uuid", case_exact=True),
-    ("members", "value", None): Attr("members__membership__idp__uid", "uuid", case_exact=True),
+    ("members", None, None): Attr(
+        "membership__idp__uid", "uuid", case_exact=True, relation="members"
+    ),
+    ("members", "value", None): Attr(
+        "membership__idp__uid", "uuid", case_exact=True, relation="members"
+    ),
     ("meta", "created", None): Attr("created_at", "datetime"),
     ("meta", "lastmodified", None): Attr("updated_at", "datetime"),
 }
@@ -73,42 +84,68 @@ GROUP_ATTRS: dict[Key, Attr] = {
 _MATCH_NONE = Q(pk__in=[])
 
 
-class _ScimTranspiler(Transpiler):
+class _Builder:
     def __init__(self, attrs: dict[Key, Attr], core_urn: str) -> None:
-        super().__init__({k: v.path for k, v in attrs.items()})
         self.attrs = attrs
         self.core_urn = core_urn
 
-    def attr_for(self, path: scim_ast.AttrPath) -> Attr:
+    def attr_for(self, path: fs.AttrPath, within: str = "") -> Attr:
+        """The attribute a path names; `within` a multi-valued attribute, paths name its
+        sub-attributes (`type` in emails[type eq "work"])."""
         uri = path.uri.lower() if path.uri else None
         if uri == self.core_urn:
             uri = None
-        sub = path.sub_attr.value.lower() if path.sub_attr else None
-        key = (path.attr_name.lower(), sub, uri)
+        if within:
+            if uri is not None or path.sub is not None:
+                raise InvalidFilter(f"Inside {within}[...], name a sub-attribute such as value.")
+            key: Key = (within, path.attr.lower(), None)
+        else:
+            key = (path.attr.lower(), path.sub.lower() if path.sub else None, uri)
         attr = self.attrs.get(key)
         if attr is None:
-            name = ".".join(p for p in [path.uri, path.attr_name, sub] if p)
+            name = f"{within}.{path.attr}" if within else str(path)
             raise InvalidFilter(
                 f"The filter uses the attribute {name!r}, which cannot be filtered on here."
             )
         return attr
 
-    def visit_AttrExpr(self, node: scim_ast.AttrExpr) -> Q:
-        if isinstance(node.attr_path.attr_name, scim_ast.Filter):
-            # emails[type eq "work"].value eq "x": both parts must hold.
-            value_filter = node.attr_path.attr_name
-            inner = self.visit(value_filter)
-            outer_path = scim_ast.AttrPath(
-                value_filter.namespace.attr_name, node.attr_path.sub_attr, node.attr_path.uri
-            )
-            return inner & self.compare(self.attr_for(outer_path), node)
-        return self.compare(self.attr_for(node.attr_path), node)
+    def build(self, node: fs.Node, within: str = "") -> Q:
+        if isinstance(node, fs.And):
+            return self.build(node.left, within) & self.build(node.right, within)
+        if isinstance(node, fs.Or):
+            return self.build(node.left, within) | self.build(node.right, within)
+        if isinstance(node, fs.Not):
+            return ~self.build(node.inner, within)
+        if isinstance(node, fs.ValuePath):
+            if within:
+                raise InvalidFilter("A value filter cannot nest another value filter.")
+            name = node.path.attr.lower()
+            if (
+                name not in RELATIONS
+                or node.path.sub
+                or (node.path.uri and node.path.uri.lower() != self.core_urn)
+            ):
+                raise InvalidFilter(
+                    f"{str(node.path)!r} is not a multi-valued attribute that takes a value "
+                    "filter here (emails on Users, members on Groups)."
+                )
+            return self._exists(name, self.build(node.filter, within=name))
+        attr = self.attr_for(node.path, within)
+        leaf = self.compare(attr, node.op, node.value)
+        if attr.relation and not within:
+            # Any one item: `emails.value eq "x"` holds when some address is x, and
+            # `ne` when none is.
+            if node.op == "ne":
+                return ~self._exists(attr.relation, self.compare(attr, "eq", node.value))
+            return self._exists(attr.relation, leaf)
+        return leaf
 
-    def compare(self, attr: Attr, node: scim_ast.AttrExpr) -> Q:
-        op = node.value.lower()
-        value = self.visit(node.comp_value) if node.comp_value else None
-        if attr.kind == "const":
-            return self.compare_const(attr, op, value)
+    @staticmethod
+    def _exists(relation: str, q: Q) -> Q:
+        model, fk = RELATIONS[relation]
+        return Q(Exists(model.objects.filter(q, **{fk: OuterRef("pk")})))
+
+    def compare(self, attr: Attr, op: str, value: Any) -> Q:
         if op == "pr":
             if attr.kind == "string":
                 return Q(**{f"{attr.path}__isnull": False}) & ~Q(**{attr.path: ""})
@@ -128,30 +165,17 @@ class _ScimTranspiler(Transpiler):
             if attr.kind != "string":
                 raise InvalidFilter(f"{op!r} needs a string attribute.")
             lookup = {"co": "contains", "sw": "startswith", "ew": "endswith"}[op]
-            if not attr.case_exact:
-                lookup = "i" + lookup
-            return Q(**{f"{attr.path}__{lookup}": value})  # Django escapes % and _
+            if attr.case_exact:
+                return Q(**{f"{attr.path}__{lookup}": value})  # Django escapes % and _
+            return Q(**{f"{attr.path}__lower__{lookup}": value.lower()})
         if op in {"gt", "ge", "lt", "le"}:
             if attr.kind in {"boolean", "uuid"}:
                 raise InvalidFilter(f"{op!r} cannot compare a {attr.kind} attribute.")
             lookup = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}[op]
+            if attr.kind == "string" and not attr.case_exact:
+                return Q(**{f"{attr.path}__lower__{lookup}": value.lower()})
             return Q(**{f"{attr.path}__{lookup}": value})
         raise InvalidFilter(f"Unknown operator {op!r}.")
-
-    @staticmethod
-    def compare_const(attr: Attr, op: str, value: Any) -> Q:
-        text = str(value).lower() if value is not None else None
-        holds = {
-            "pr": True,
-            "eq": text == attr.const,
-            "ne": text != attr.const,
-            "co": text is not None and text in attr.const,
-            "sw": text is not None and attr.const.startswith(text),
-            "ew": text is not None and attr.const.endswith(text),
-        }.get(op)
-        if holds is None:
-            raise InvalidFilter(f"{op!r} cannot be used on this attribute.")
-        return Q() if holds else _MATCH_NONE
 
     @staticmethod
     def coerce(attr: Attr, op: str, value: Any) -> Any:
@@ -180,31 +204,16 @@ class _ScimTranspiler(Transpiler):
                 return uuid.UUID(str(value))
             except ValueError:
                 return uuid.UUID(int=0)  # a well-formed id that no row has
-        if isinstance(value, bool):
-            return "true" if value else "false"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidFilter(f"{value!r} cannot be compared with a string attribute.")
         return str(value)
 
 
 def filter_q(expression: str, *, resource: str) -> Q:
     """The Q for a SCIM filter on Users or Groups. Raises InvalidFilter with a plain reason."""
+    if not isinstance(expression, str):
+        raise InvalidFilter("The filter must be a string.")
     if len(expression) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     attrs, urn = (USER_ATTRS, CORE_USER) if resource == "User" else (GROUP_ATTRS, CORE_GROUP)
-    try:
-        tree = SCIMParser().parse(SCIMLexer().tokenize(expression))
-    except Exception as exc:  # the parser raises several types; all mean bad syntax
-        raise InvalidFilter(
-            f"The filter {expression!r} is not valid SCIM filter syntax "
-            '(e.g. userName eq "ada@example.com").'
-        ) from exc
-    if tree is None:
-        raise InvalidFilter("The filter is empty.")
-    try:
-        query = _ScimTranspiler(attrs, urn).transpile(tree)
-    except InvalidFilter:
-        raise
-    except (ValueError, NotImplementedError, AttributeError) as exc:
-        raise InvalidFilter(f"The filter {expression!r} cannot be evaluated: {exc}.") from exc
-    if not isinstance(query, Q):
-        raise InvalidFilter(f"The filter {expression!r} selects nothing that can be filtered.")
-    return query
+    return _Builder(attrs, urn).build(fs.parse_filter(expression))

@@ -103,8 +103,7 @@ def scim_user_get(*, org: Organization, scim_id: str) -> IdpUser | None:
 def scim_groups(*, org: Organization, q: Q | None = None) -> QuerySet[IdpGroup]:
     qs = IdpGroup.objects.filter(org=org)
     if q is not None:
-        # A filter through members joins one row per member: keep each group once.
-        qs = IdpGroup.objects.filter(pk__in=qs.filter(q).values("pk"))
+        qs = qs.filter(q)  # members filters are EXISTS subqueries: each group once
     return qs
 
 

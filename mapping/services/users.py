@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict
-from mapping.models import IdpGroupMember, IdpUser
+from mapping.models import IdpGroupMember, IdpUser, IdpUserEmail
 from orgs.models import Membership
 
 
@@ -37,7 +37,26 @@ def idp_user_add(*, membership: Membership, profile: dict[str, Any]) -> IdpUser:
         idp_user.save(force_insert=True)
     except IntegrityError as exc:
         raise _taken(idp_user.user_name) from exc
+    _email_rows_write(idp_user, fresh=True)
     return idp_user
+
+
+def _email_rows_write(idp_user: IdpUser, *, fresh: bool = False) -> None:
+    """The searchable rows of `idp_user.emails`: every address with its type and primary."""
+    if not fresh:
+        IdpUserEmail.objects.filter(idp_user=idp_user).delete()
+    rows = [
+        IdpUserEmail(
+            idp_user=idp_user,
+            value=str(e.get("value") or ""),
+            type=str(e.get("type") or ""),
+            primary=bool(e.get("primary")),
+        )
+        for e in idp_user.emails or []
+        if isinstance(e, dict) and e.get("value")
+    ]
+    if rows:
+        IdpUserEmail.objects.bulk_create(rows)
 
 
 @transaction.atomic(savepoint=False)
@@ -53,6 +72,8 @@ def idp_user_update(*, idp_user: IdpUser, profile: dict[str, Any]) -> set[str]:
         idp_user.save()
     except IntegrityError as exc:
         raise _taken(idp_user.user_name) from exc
+    if "emails" in changed:
+        _email_rows_write(idp_user)
     return changed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mapping.models import IdpGroup, IdpGroupMember, IdpUser
+from mapping.services.users import idp_user_add
 from orgs.services.members import membership_deactivate
 from scim.exceptions import InvalidFilter
 from scim.filters import filter_q
@@ -17,7 +18,10 @@ def people(org, other_org, make_member):
     # Provisioning services arrive with the SCIM endpoints; until then rows are built here.
     def person(o, email, user_name, **fields):
         m = make_member(o, email, password=None)
-        return IdpUser.objects.create(org=o, membership=m, user_name=user_name, **fields)
+        emails = [{"value": email, "type": "work", "primary": True}]
+        return idp_user_add(
+            membership=m, profile={"user_name": user_name, "emails": emails, **fields}
+        )
 
     ada = person(
         org,
