@@ -247,7 +247,9 @@ def plan(
             if not any(s == AssignmentSource.IDP for _, s in mine.get(key, [])):
                 out.add.append((mid, key))
                 after.add(key)
-        lost = elsewhere.get(mid, [])
+        # Across organizations, only a team whose name is outside this member's resolved name
+        # set goes: a same-named team in the other organization is what the IdP grants.
+        lost = [loss for loss in elsewhere.get(mid, []) if key_of(loss.team_name) not in want]
         out.elsewhere.extend(lost)
         if after != before or lost:
             out.members.append(

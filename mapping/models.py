@@ -35,6 +35,9 @@ class IdpUser(models.Model):
     department = models.CharField(max_length=200, blank=True)
     manager_id = models.CharField(max_length=255, blank=True)
     employee_number = models.CharField(max_length=100, blank=True)
+    # Further attributes of the IdP's description (SCIM: title, phoneNumbers, addresses…),
+    # kept as sent and returned, never interpreted.
+    extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -88,9 +91,13 @@ class IdpGroup(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["org", "id"], name="idpgroup_org_id"),
-            models.Index("org", Lower("display_name"), name="idpgroup_org_name_lower"),
+        indexes = [models.Index(fields=["org", "id"], name="idpgroup_org_id")]
+        constraints = [
+            # displayName is unique per org case-insensitively: name-based mapping and Entra's
+            # matching depend on it.
+            models.UniqueConstraint(
+                "org", Lower("display_name"), name="idpgroup_org_name_ci_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,13 @@ objects, and Okta's `password` (accepted and ignored: sign-in is the IdP's job).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from scim.exceptions import ScimError
 from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
@@ -21,19 +25,35 @@ def invalid(detail: str, scim_type: str = "invalidValue") -> ScimError:
     return ScimError(detail, status=400, scim_type=scim_type)
 
 
+def json_shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def as_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
         return value.strip().lower() == "true"  # Entra sends "True"/"False"
-    raise invalid(f"{name} must be true or false, not {value!r}.")
+    raise invalid(f"{name} must be true or false, not {json_shown(value)}.")
+
+
+_JSON_TYPE = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    dict: "an object",
+    list: "an array",
+}
 
 
 def as_text(value: Any, name: str, *, required: bool = False, limit: int = MAX_LEN) -> str:
+    """A string attribute: a JSON string (a number or an object is refused, not coerced)."""
     if value is None:
         value = ""
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise invalid(f"{name} must be a string, not {type(value).__name__}.")
+    if not isinstance(value, str):
+        shown = _JSON_TYPE.get(type(value), type(value).__name__)
+        raise invalid(f"{name} must be a string, not {shown} ({json_shown(value)}).")
     text = str(value).strip()
     if required and not text:
         raise invalid(f"{name} is required.")
@@ -55,6 +75,9 @@ class UserFields:
     department: str = ""
     employee_number: str = ""
     manager_id: str = ""
+    # The other attributes of RFC 7643's User and enterprise extension that IdPs send (EXTRA),
+    # in their SCIM shape: stored as sent and returned, never interpreted.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary_email(self) -> str:
@@ -63,7 +86,13 @@ class UserFields:
                 return e["value"]
         if self.emails:
             return self.emails[0]["value"]
-        return self.user_name if "@" in self.user_name else ""
+        # A userName stands in for the e-mail only when it is one: userName is any Unicode
+        # string the IdP sends (zoë.müller@exämple.de is not a deliverable address).
+        try:
+            validate_email(self.user_name)
+        except ValidationError:
+            return ""
+        return self.user_name
 
     @property
     def full_name(self) -> str:
@@ -89,6 +118,76 @@ def _emails(value: Any) -> list[dict[str, Any]]:
                 "primary": as_bool(item.get("primary", False), "emails.primary"),
             }
         )
+    return out
+
+
+# RFC 7643 attributes kept as sent (Entra's default mappings send most of them): singular
+# strings, name parts, enterprise strings, and multi-valued ones with their sub-attributes.
+EXTRA_SINGULAR = (
+    "title",
+    "nickName",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "userType",
+    "profileUrl",
+)
+EXTRA_NAME = ("formatted", "middleName", "honorificPrefix", "honorificSuffix")
+EXTRA_ENTERPRISE = ("organization", "division", "costCenter")
+EXTRA_MULTI: dict[str, tuple[str, ...]] = {
+    "phoneNumbers": ("value", "display", "type", "primary"),
+    "addresses": (
+        "formatted",
+        "streetAddress",
+        "locality",
+        "region",
+        "postalCode",
+        "country",
+        "type",
+        "primary",
+    ),
+}
+
+
+def _multi(value: Any, attr: str, subs: tuple[str, ...]) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise invalid(f"{attr} must be an array of objects.")
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise invalid(f"Each of {attr} must be an object.")
+        kept: dict[str, Any] = {}
+        for sub in subs:
+            raw = _get(item, sub)
+            if raw is None:
+                continue
+            if sub == "primary":
+                kept[sub] = as_bool(raw, f"{attr}.{sub}")
+            else:
+                kept[sub] = as_text(raw, f"{attr}.{sub}", limit=1024)
+        if kept:
+            out.append(kept)
+    return out[:20]
+
+
+def _extra(payload: dict[str, Any], name: dict[str, Any], ent: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr in EXTRA_SINGULAR:
+        text = as_text(_get(payload, attr), attr, limit=1024)
+        if text:
+            out[attr] = text
+    for attr, subs in EXTRA_MULTI.items():
+        items = _multi(_get(payload, attr), attr, subs)
+        if items:
+            out[attr] = items
+    parts = {a: as_text(_get(name, a), f"name.{a}", limit=1024) for a in EXTRA_NAME}
+    if any(parts.values()):
+        out["name"] = {a: v for a, v in parts.items() if v}
+    org = {a: as_text(_get(ent, a), a, limit=1024) for a in EXTRA_ENTERPRISE}
+    if any(org.values()):
+        out[ENTERPRISE_URN] = {a: v for a, v in org.items() if v}
     return out
 
 
@@ -147,6 +246,7 @@ def user_from_scim(payload: Any) -> UserFields:
         department=as_text(_get(ent, "department"), "department", limit=200),
         employee_number=as_text(_get(ent, "employeeNumber"), "employeeNumber", limit=100),
         manager_id=as_text(manager, "manager.value"),
+        extra=_extra(payload, name, ent),
     )
 
 
@@ -176,6 +276,11 @@ def user_to_scim(
     }
     if fields.external_id:
         body["externalId"] = fields.external_id
+    for key, value in (fields.extra or {}).items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
     return compact(body)
 
 
@@ -223,7 +328,7 @@ def group_from_scim(payload: Any) -> GroupChange:
     if not isinstance(payload, dict):
         raise invalid("The body must be a JSON object (a SCIM Group).", "invalidSyntax")
     return GroupChange(
-        display_name=as_text(_get(payload, "displayName"), "displayName"),
+        display_name=as_text(_get(payload, "displayName"), "displayName", required=True),
         external_id=as_text(_get(payload, "externalId"), "externalId"),
         members=_member_ids(_get(payload, "members")),
     )
@@ -275,7 +380,11 @@ def _group_set(change: GroupChange, key: str, op: str, value: Any, index: int) -
     if key in {"id", "schemas", "meta"}:
         return  # Okta repeats the id in its no-path replace: harmless, immutable
     if key == "displayname":
-        change.display_name = "" if op == "remove" else as_text(value, "displayName")
+        if op == "remove":
+            raise invalid(
+                f"Operation {index}: displayName is required; replace it instead of removing it."
+            )
+        change.display_name = as_text(value, "displayName", required=True)
     elif key == "externalid":
         change.external_id = "" if op == "remove" else as_text(value, "externalId")
     elif key in {"members", "members.value"}:

@@ -4,17 +4,60 @@ as Okta and Entra send them (no-path replace, capitalised ops, value paths, ente
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
+from scim import filter_syntax as fs
 from scim.adapters import invalid
+from scim.exceptions import InvalidFilter
+from scim.schemas import SUPPORTED
 from scim.urns import ENTERPRISE_URN
 
-_FILTER = re.compile(
-    r'^(?P<attr>[\w$-]+)\[(?P<sub>[\w$-]+)\s+eq\s+"(?P<val>(?:[^"\\]|\\.)*)"\]'
-    r"(?:\.(?P<rest>[\w$.-]+))?$",
-    re.IGNORECASE,
-)
+READ_ONLY = {"id", "meta"}
+# Accepted and not stored: Okta sends `password`; sign-in is the IdP's job.
+IGNORED = {"password"}
+
+
+def _known(section: str | None, attr: str, core_urn: str) -> tuple[str, set[str] | None]:
+    """The attribute's canonical name and its sub-attributes (None: simple), or invalidPath."""
+    schema = SUPPORTED.get(section or core_urn, {})
+    if section is None and attr.lower() == "externalid":
+        return "externalId", None
+    for name, subs in schema.items():
+        if name.lower() == attr.lower():
+            return name, subs
+    where = "the enterprise extension" if section else "Users"
+    raise invalid(
+        f"{attr!r} is not an attribute of {where} here (see /Schemas for the attributes this "
+        "service stores).",
+        "invalidPath",
+    )
+
+
+def _check_sub(attr: str, subs: set[str] | None, sub: str) -> str:
+    for name in subs or ():
+        if name.lower() == sub.lower():
+            return name
+    raise invalid(f"{attr} has no sub-attribute {sub!r}.", "invalidPath")
+
+
+def _filter_paths(node: fs.Node) -> list[fs.AttrPath]:
+    if isinstance(node, fs.And | fs.Or):
+        return _filter_paths(node.left) + _filter_paths(node.right)
+    if isinstance(node, fs.Not):
+        return _filter_paths(node.inner)
+    if isinstance(node, fs.ValuePath):
+        raise invalid("A value filter cannot nest another value filter.", "invalidPath")
+    return [node.path]
+
+
+def _eq_parts(node: fs.Node) -> dict[str, Any] | None:
+    """The item a filter of `eq` comparisons joined by `and` describes; None for any other."""
+    if isinstance(node, fs.And):
+        left, right = _eq_parts(node.left), _eq_parts(node.right)
+        return {**left, **right} if left is not None and right is not None else None
+    if isinstance(node, fs.Compare) and node.op == "eq" and node.path.sub is None:
+        return {node.path.attr: node.value}
+    return None
 
 
 def _split_urn(path: str, core_urn: str) -> tuple[str | None, str]:
@@ -44,6 +87,8 @@ def _key(obj: dict[str, Any], name: str) -> str:
 def _set(resource: dict[str, Any], path: str, value: Any, op: str, core_urn: str) -> None:
     section, path = _split_urn(path, core_urn)
     target = _container(resource, section)
+    if not path and section is None:
+        raise invalid("A path names an attribute, not only the core schema.", "invalidPath")
     if not path:  # the whole extension object
         if op == "remove":
             resource.pop(section, None)
@@ -51,35 +96,66 @@ def _set(resource: dict[str, Any], path: str, value: Any, op: str, core_urn: str
         if not isinstance(value, dict):
             raise invalid(f"The value for {section} must be an object.")
         for k, v in value.items():
-            _set(resource, f"{section}:{k}", v, op, core_urn)
+            if k.lower() != "schemas":
+                _set(resource, f"{section}:{k}", v, op, core_urn)
         return
-    match = _FILTER.match(path)
-    if match:  # emails[type eq "work"].value, members[value eq "id"]
-        attr, sub, wanted, rest = match["attr"], match["sub"], match["val"], match["rest"]
-        items = target.setdefault(_key(target, attr), [])
+    try:
+        parsed = fs.parse_patch_path(path)
+    except InvalidFilter as exc:
+        raise invalid(f"The path {path!r} is malformed: {exc.args[0]}", "invalidPath") from None
+    if parsed.path.uri is not None:
+        raise invalid(f"The path {path!r} names an unknown schema.", "invalidPath")
+    head_name = parsed.path.attr
+    if head_name.lower() in READ_ONLY:
+        raise invalid(f"{head_name} is read-only and cannot be changed.", "mutability")
+    if head_name.lower() in IGNORED and section is None:
+        return
+    canonical, subs = _known(section, head_name, core_urn)
+    if parsed.filter is not None:  # emails[type eq "work" and value co "@x"].value
+        if subs is None:
+            raise invalid(f"{canonical} is not multi-valued.", "invalidPath")
+        for item_path in _filter_paths(parsed.filter):
+            if item_path.uri or item_path.sub:
+                raise invalid(f"Inside {canonical}[...], name a sub-attribute.", "invalidPath")
+            _check_sub(canonical, subs, item_path.attr)
+        rest = _check_sub(canonical, subs, parsed.sub) if parsed.sub else None
+        items = target.setdefault(_key(target, canonical), [])
         if not isinstance(items, list):
-            raise invalid(f"{attr} is not multi-valued.", "invalidPath")
-        hits = [
-            i
-            for i in items
-            if isinstance(i, dict) and str(i.get(sub, "")).lower() == wanted.lower()
-        ]
+            raise invalid(f"{canonical} is not multi-valued.", "invalidPath")
+        hits = [i for i in items if isinstance(i, dict) and fs.matches(parsed.filter, i)]
         if op == "remove":
             if rest:
                 for h in hits:
-                    h.pop(rest, None)
+                    h.pop(_key(h, rest), None)
             else:
                 items[:] = [i for i in items if i not in hits]
             return
         if not hits:
-            hits = [{sub: wanted}]
-            items.append(hits[0])
+            described = _eq_parts(parsed.filter)
+            if described is None:
+                raise invalid(
+                    f"No item of {canonical} matches {path!r}, and the filter does not describe "
+                    "one to add (use eq comparisons joined by and).",
+                    "noTarget",
+                )
+            hits = [described]
+            items.append(described)
         for h in hits:
             if rest:
-                h[rest] = value
+                h[_key(h, rest)] = value
             elif isinstance(value, dict):
                 h.update(value)
+            else:
+                raise invalid(f"The value for {path!r} must be an object.", "invalidValue")
         return
+    if parsed.path.sub:
+        sub = parsed.path.sub
+        if subs is None:
+            raise invalid(f"{canonical} has no sub-attribute {sub!r}.", "invalidPath")
+        _check_sub(canonical, subs, sub)
+        path = f"{canonical}.{sub}"
+    else:
+        path = canonical
     head, _, tail = path.partition(".")
     key = _key(target, head)
     if tail:
@@ -141,6 +217,8 @@ def apply_patch(resource: dict[str, Any], body: Any, core_urn: str) -> dict[str,
                     f"Operation {index}: without a path, value must be an object.", "invalidValue"
                 )
             for key, item in value.items():  # Okta and Entra: no-path replace
+                if key.lower() == "schemas" or (key.lower() == "id" and item == resource.get("id")):
+                    continue  # repeated as they are: nothing to change
                 _set(result, key, item, op, core_urn)
             continue
         if (

@@ -8,26 +8,37 @@ from typing import Any
 
 from django_scim.schemas import ALL
 
+from scim.adapters import EXTRA_ENTERPRISE, EXTRA_MULTI, EXTRA_NAME, EXTRA_SINGULAR
 from scim.urns import ENTERPRISE_URN, GROUP_URN, USER_URN
 
 SUPPORTED: dict[str, dict[str, set[str] | None]] = {
     # attribute -> the sub-attributes kept (None: a simple attribute)
     USER_URN: {
         "userName": None,
-        "name": {"givenName", "familyName"},
+        "externalId": None,
+        "name": {"givenName", "familyName", *EXTRA_NAME},
         "displayName": None,
         "emails": {"value", "type", "primary"},
         "active": None,
         "roles": {"value", "display"},
+        **dict.fromkeys(EXTRA_SINGULAR),
+        **{attr: set(subs) for attr, subs in EXTRA_MULTI.items()},
     },
-    ENTERPRISE_URN: {"employeeNumber": None, "department": None, "manager": {"value"}},
-    GROUP_URN: {"displayName": None, "members": {"value", "$ref", "type"}},
+    ENTERPRISE_URN: {
+        "employeeNumber": None,
+        "department": None,
+        "manager": {"value"},
+        **dict.fromkeys(EXTRA_ENTERPRISE),
+    },
+    GROUP_URN: {"displayName": None, "externalId": None, "members": {"value", "$ref", "type"}},
 }
 
 
 # `active` is always stored and returned (a membership is active or deactivated), so it is
 # published as required: it can be replaced, never removed.
-REQUIRED = {(USER_URN, "active")}
+# A group's `displayName` is required and unique per organization (name-based mapping and
+# Entra's group matching depend on it).
+REQUIRED = {(USER_URN, "active"), (GROUP_URN, "displayName")}
 
 
 def _trim(doc: dict[str, Any]) -> dict[str, Any]:

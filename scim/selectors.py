@@ -28,6 +28,7 @@ STORED_FIELDS = (
     "department",
     "employee_number",
     "manager_id",
+    "extra",
 )
 
 

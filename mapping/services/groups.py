@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor
-from mapping.models import IdpGroup, IdpGroupMember, IdpUser
+from core.exceptions import Conflict
+from mapping.models import GroupMapping, IdpGroup, IdpGroupMember, IdpUser
 from mapping.services.sync import mapping_sync_members
 from orgs.models import Organization
 
@@ -35,6 +36,15 @@ def _labels(org: Organization, membership_ids: Iterable[int]) -> list[str]:
     return sorted(labels)[:AUDIT_NAME_CAP]
 
 
+def _name_taken(display_name: str) -> Conflict:
+    return Conflict(
+        f"A group named {display_name!r} already exists in this organization (displayName is "
+        "unique and compares case-insensitively: name-based mapping and Entra's matching "
+        "depend on it).",
+        field="displayName",
+    )
+
+
 @transaction.atomic
 def idp_group_create(
     *,
@@ -45,7 +55,13 @@ def idp_group_create(
     actor: Actor | None,
 ) -> IdpGroup:
     """A new IdP group with its members (members the IdP speaks for, in this organization)."""
-    group = IdpGroup.objects.create(org=org, display_name=display_name, external_id=external_id)
+    try:
+        with transaction.atomic():
+            group = IdpGroup.objects.create(
+                org=org, display_name=display_name, external_id=external_id
+            )
+    except IntegrityError as exc:
+        raise _name_taken(display_name) from exc
     IdpGroupMember.objects.bulk_create(
         IdpGroupMember(group=group, membership_id=mid) for mid in membership_ids
     )
@@ -109,7 +125,11 @@ def idp_group_update(
     if not (old or adding or removing):
         return group
     group.updated_at = timezone.now()
-    group.save()
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError as exc:
+        raise _name_taken(group.display_name) from exc
     data: dict[str, Any] = {"old": old, "new": new}
     if adding:
         data["members_added"] = _labels(org, adding)
@@ -129,11 +149,24 @@ def idp_group_update(
 
 @transaction.atomic
 def idp_group_delete(*, group: IdpGroup, actor: Actor | None) -> None:
+    """Deleting a group is its members leaving it first: the sync runs with the group and its
+    table rows still in place, so what this group alone granted is taken away (in both modes;
+    grants another group also gives stay). Then the group and its table rows go, and the event
+    lists the rows it took away."""
     group = IdpGroup.objects.select_for_update(of=("self",)).select_related("org").get(pk=group.pk)
+    org = group.org
     former = list(group.members.values_list("membership_id", flat=True))
+    rows = [
+        {"direction": direction, "target": role or team}
+        for direction, role, team in GroupMapping.objects.filter(group=group)
+        .order_by("direction", "id")
+        .values_list("direction", "role__name", "team__name")
+    ]
+    IdpGroupMember.objects.filter(group=group).delete()
+    mapping_sync_members(org=org, membership_ids=former, actor=actor)
     audit_record(
         action=AuditAction.SCIM_GROUP_DELETED,
-        org=group.org,
+        org=org,
         actor=actor,
         target=group,
         data={
@@ -141,8 +174,8 @@ def idp_group_delete(*, group: IdpGroup, actor: Actor | None) -> None:
                 "display_name": group.display_name,
                 "member_count": len(former),
                 "scim_id": str(group.uid),
-            }
+            },
+            "mapping_rows_removed": rows,
         },
     )
     group.delete()
-    mapping_sync_members(org=group.org, membership_ids=former, actor=actor)
