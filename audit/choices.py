@@ -13,6 +13,9 @@ class AuditAction(models.TextChoices):
     ORG_CREATED = "org.created", "Organization created"
     # Members and RBAC
     MEMBER_ADDED = "member.added", "Member added"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    MEMBER_INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
+    MEMBER_INVITATION_ACCEPTED = "member.invitation_accepted", "Invitation accepted"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member RBAC role changed"
     MEMBER_DEACTIVATED = "member.deactivated", "Member deactivated"
     MEMBER_REACTIVATED = "member.reactivated", "Member reactivated"

@@ -12,6 +12,8 @@ urlpatterns = [
     path("permissions/", views.CatalogView.as_view(), name="catalog"),
     path("members/", views.MemberListView.as_view(), name="member-list"),
     path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
+    path("invitations/", views.InvitationListView.as_view(), name="invitation-list"),
+    path("invitations/<int:pk>/", views.InvitationDetailView.as_view(), name="invitation-detail"),
     path(
         "members/<int:pk>/deactivate/",
         views.MemberStatusView.as_view(active=False),

@@ -279,6 +279,8 @@ SCIM_SERVICE_PROVIDER = {
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
 }
 SCIM_MAX_RESULTS = env_int("GOVERNANCE_SCIM_MAX_RESULTS", 200)
+# How long an invitation link stays valid.
+GOVERNANCE_INVITATION_DAYS = env_int("GOVERNANCE_INVITATION_DAYS", 7)
 # Requests per token per minute before 429 + Retry-After.
 SCIM_RATE_LIMIT_PER_MINUTE = env_int("GOVERNANCE_SCIM_RATE_LIMIT", 1200)
 

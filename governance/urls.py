@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from auditlog.views import AuditLogView
 from governance import views
 from mapping import views as mapping
-from orgs.views import api_keys, members, roles, teams
+from orgs.views import api_keys, invitations, members, roles, teams
 from scim.views import ScimSettingsView, ScimTokenRevokeView
 from sso.views import settings as sso
 
@@ -17,6 +17,11 @@ org_patterns = [
     # members
     path("members/", members.MemberListView.as_view(), name="members"),
     path("members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+    path(
+        "members/invitations/<int:pk>/revoke/",
+        members.InvitationRevokeView.as_view(),
+        name="invitation_revoke",
+    ),
     path("members/<int:pk>/role/", members.MemberRoleView.as_view(), name="member_role"),
     path(
         "members/<int:pk>/deactivate/",
@@ -111,7 +116,13 @@ org_patterns = [
 ]
 
 dashboard = (
-    [path("", views.home, name="home"), path("o/<slug:slug>/", include(org_patterns))],
+    [
+        path("", views.home, name="home"),
+        path("invitations/", invitations.pending_view, name="invitations"),
+        path("invitations/<int:pk>/accept/", invitations.accept_view, name="invitation_accept"),
+        path("invitations/<str:secret>/", invitations.link_view, name="invitation_link"),
+        path("o/<slug:slug>/", include(org_patterns)),
+    ],
     "governance",
 )
 

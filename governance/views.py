@@ -22,6 +22,8 @@ from sso import selectors as sso_selectors
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if not request.GET.get("later") and org_selectors.has_pending_invitation(request.user):
+        return redirect("governance:invitations")  # offered at the next sign-in
     first = org_selectors.memberships_for_user(request.user).first()
     if first is None:
         return render(request, "orgs/no_org.html", status=200)

@@ -32,3 +32,15 @@ class TeamForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     label = forms.CharField(max_length=100, required=False)
+
+
+class InvitationAcceptForm(forms.Form):
+    full_name = forms.CharField(max_length=200, required=False, label="Full name")
+    password1 = forms.CharField(widget=forms.PasswordInput, label="Choose a password")
+    password2 = forms.CharField(widget=forms.PasswordInput, label="Repeat it")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password1") != data.get("password2"):
+            raise forms.ValidationError("The two passwords differ.")
+        return data

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from orgs.choices import AssignmentSource, MembershipSource, RbacRole
@@ -175,3 +176,51 @@ class ApiKey(BearerCredential):
 
     def audit_actor(self) -> tuple[str, str, str]:
         return "api_key", str(self.pk), f"API key {self.prefix} of {self.membership.user.email}"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization, made by hand (dashboard or API): the person
+    accepts it at their next sign-in, or through its link (which also lets a newcomer choose a
+    password). Until then it is pending: listed on the Members page, revocable. SCIM and SSO
+    just-in-time add people directly instead, because the IdP of a verified domain vouches for
+    them. Only an HMAC of the link's secret is stored; the link is shown once."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=16, choices=RbacRole.choices, default=RbacRole.MEMBER)
+    invited_by = models.CharField(max_length=300, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # One pending invitation per person and organization.
+            models.UniqueConstraint(
+                "org",
+                Lower("email"),
+                name="invitation_one_pending",
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+            ),
+        ]
+        indexes = [models.Index(Lower("email"), name="invitation_email_lower")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.org_id}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from core.input import as_id
-from identity.models import User
+from identity.models import User, normalize_email
 from orgs.models import (
     ApiKey,
     CustomRole,
+    Invitation,
     Membership,
     Organization,
     RoleAssignment,
@@ -142,3 +144,43 @@ def api_key_by_prefix(prefix: str) -> ApiKey | None:
         .filter(prefix=prefix)
         .first()
     )
+
+
+def pending_invitations_for(user: User) -> list[Invitation]:
+    """What this person is invited to and has not answered (offered after they sign in)."""
+    return list(
+        Invitation.objects.select_related("org")
+        .filter(
+            email__lower=normalize_email(user.email),
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("created_at")
+    )
+
+
+def has_pending_invitation(user: User) -> bool:
+    return Invitation.objects.filter(
+        email__lower=normalize_email(user.email),
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
+def invitation_queryset(*, org: Organization) -> QuerySet[Invitation]:
+    """The organization's pending invitations."""
+    return Invitation.objects.filter(org=org, accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+def invitation_list(*, org: Organization, pending_only: bool = True) -> list[Invitation]:
+    qs = Invitation.objects.filter(org=org)
+    if pending_only:
+        qs = qs.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+    return list(qs.order_by("-created_at")[:500])
+
+
+def invitation_get(*, org: Organization, pk: object) -> Invitation | None:
+    key = as_id(pk)
+    return Invitation.objects.filter(org=org, pk=key).first() if key else None

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 
 from identity.models import User, normalize_email
 from identity.selectors import user_by_email
+from orgs.selectors import has_pending_invitation
 
 
 class EmailBackend(ModelBackend):
@@ -34,8 +35,11 @@ class EmailBackend(ModelBackend):
         return user
 
     def user_can_authenticate(self, user: User) -> bool:  # type: ignore[override]
-        """A user signs in only while active in at least one organization."""
-        return user.is_active and user.memberships.filter(is_active=True).exists()
+        """A user signs in only while active in at least one organization, or invited to one
+        (they sign in to accept)."""
+        return user.is_active and (
+            user.memberships.filter(is_active=True).exists() or has_pending_invitation(user)
+        )
 
     def get_user(self, user_id: int) -> User | None:
         user = User.objects.filter(pk=user_id).first()

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from orgs import rbac
 from orgs.choices import RbacRole
-from orgs.models import ApiKey, CustomRole, Membership, Team
+from orgs.models import ApiKey, CustomRole, Invitation, Membership, Team
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -109,3 +109,23 @@ class ApiKeySerializer(serializers.ModelSerializer):
         model = ApiKey
         fields = ["id", "prefix", "label", "created_at", "last_used_at", "revoked_at", "active"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "invited_by",
+            "status",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields

@@ -18,6 +18,7 @@ from orgs.api.serializers import (
     CapabilitySerializer,
     CustomRoleSerializer,
     IdSerializer,
+    InvitationSerializer,
     MemberCreateSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
@@ -31,8 +32,8 @@ from orgs.services.assignments import (
     team_member_add,
     team_member_remove,
 )
+from orgs.services.invitations import invitation_create, invitation_revoke
 from orgs.services.members import (
-    membership_add,
     membership_change_role,
     membership_deactivate,
     membership_reactivate,
@@ -42,6 +43,12 @@ from orgs.services.teams import team_create, team_delete, team_rename
 
 # A response that carries a secret shown once: no cache, proxy or back button may keep it.
 SECRET_SHOWN_ONCE = {"Cache-Control": "no-store"}
+
+
+INVITATION_MADE = inline_serializer(
+    "InvitationMade",
+    {"invitation": InvitationSerializer(), "invitation_url": serializers.CharField()},
+)
 
 
 class Paging(CursorPagination):
@@ -140,14 +147,59 @@ class MemberListView(OrgAPIView):
         ).order_by("id")
         return self.paginate(qs, MemberSerializer)
 
-    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
+    @extend_schema(request=MemberCreateSerializer, responses={201: INVITATION_MADE})
     def post(self, request: Request) -> Response:
-        data = self.valid(MemberCreateSerializer)
-        added = membership_add(org=self.org, actor=self.actor, **data)
-        body = dict(MemberSerializer(self.member_or_404(added.membership.pk)).data)
-        if added.one_time_password:
-            body["one_time_password"] = added.one_time_password
-        return Response(body, status=status.HTTP_201_CREATED)
+        """Adding a person by hand invites them (the same as POST invitations/)."""
+        return invite(self, request)
+
+
+class InvitationListView(OrgAPIView):
+    capability = "admin.members"
+
+    @extend_schema(responses=InvitationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """Pending invitations (accepted and revoked ones are in the audit log)."""
+        qs = selectors.invitation_queryset(org=self.org).order_by("id")
+        return self.paginate(qs, InvitationSerializer)
+
+    @extend_schema(request=MemberCreateSerializer, responses={201: INVITATION_MADE})
+    def post(self, request: Request) -> Response:
+        return invite(self, request)
+
+
+class InvitationDetailView(OrgAPIView):
+    capability = "admin.members"
+
+    def invitation_or_404(self, pk: int) -> Any:
+        invitation = selectors.invitation_get(org=self.org, pk=pk)
+        if invitation is None:
+            raise NotFound("No invitation with that id in this organization.")
+        return invitation
+
+    @extend_schema(responses=InvitationSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(InvitationSerializer(self.invitation_or_404(pk)).data)
+
+    @extend_schema(responses=InvitationSerializer)
+    def delete(self, request: Request, pk: int) -> Response:
+        """Revoke a pending invitation."""
+        revoked = invitation_revoke(invitation=self.invitation_or_404(pk), actor=self.actor)
+        return Response(InvitationSerializer(revoked).data)
+
+
+def invite(view: Any, request: Request) -> Response:
+    """The same answer whether or not the e-mail has an account anywhere: an invitation and its
+    link (shown once)."""
+    data = view.valid(MemberCreateSerializer)
+    made = invitation_create(org=view.org, actor=view.actor, **data)
+    return Response(
+        {
+            "invitation": InvitationSerializer(made.invitation).data,
+            "invitation_url": request.build_absolute_uri(made.path),
+        },
+        status=status.HTTP_201_CREATED,
+        headers=SECRET_SHOWN_ONCE,
+    )
 
 
 class MemberDetailView(OrgAPIView):

@@ -15,8 +15,8 @@ from orgs.access import OrgActionView, OrgView, found
 from orgs.choices import AssignmentSource
 from orgs.forms import MemberAddForm, MemberRoleForm
 from orgs.models import CustomRole, Membership, Team
-from orgs.services import assignments, members
-from orgs.services.members import MembershipAdded
+from orgs.services import assignments, invitations, members
+from orgs.services.invitations import InvitationMade
 
 PAGE_SIZE = 25
 
@@ -43,7 +43,7 @@ class MemberListView(OrgView):
         self,
         request: HttpRequest,
         form: MemberAddForm | None = None,
-        added: MembershipAdded | None = None,
+        invited: InvitationMade | None = None,
     ) -> HttpResponse:
         q = request.GET.get("q", "")[:200]
         status = request.GET.get("status", "")
@@ -59,7 +59,9 @@ class MemberListView(OrgView):
                 "status": status,
                 "role": role,
                 "form": form or MemberAddForm(),
-                "added": added,
+                "invited": invited,
+                "invite_link": request.build_absolute_uri(invited.path) if invited else "",
+                "invitations": selectors.invitation_list(org=self.org),
             },
             status=400 if form is not None and form.errors else 200,
         )
@@ -69,7 +71,7 @@ class MemberListView(OrgView):
         if not form.is_valid():
             return self.get(request, form=form)
         try:
-            added = members.membership_add(
+            invited = invitations.invitation_create(
                 org=self.org,
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
@@ -79,9 +81,19 @@ class MemberListView(OrgView):
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.get(request, form=form)
-        messages.success(request, f"{added.membership.user.email} was added.")
-        # The one-time password is rendered once, in this response, and never stored in clear.
-        return self.get(request, form=MemberAddForm(), added=added)
+        messages.success(request, f"{invited.invitation.email} is invited.")
+        # The invitation link is rendered once, in this response, and never stored in clear.
+        return self.get(request, form=MemberAddForm(), invited=invited)
+
+
+class InvitationRevokeView(OrgActionView):
+    capability = "admin.members"
+    back = "members"
+
+    def act(self, request: HttpRequest, pk: int) -> str:
+        invitation = found(selectors.invitation_get(org=self.org, pk=pk), "invitation")
+        invitations.invitation_revoke(invitation=invitation, actor=request.user)
+        return f"The invitation of {invitation.email} is revoked."
 
 
 class MemberDetailView(OrgView):

@@ -72,7 +72,9 @@ def test_member_listing_shows_roles_and_teams_with_sources(client, org, admin, m
     assert body["teams"] == [{"id": team.pk, "name": "Data", "source": "idp"}]
 
 
-def test_writes_go_through_the_services_and_are_audited_with_the_key(client, org, admin, api_key):
+def test_writes_go_through_the_services_and_are_audited_with_the_key(
+    client, org, admin, api_key, make_member
+):
     r = api(
         client,
         "POST",
@@ -80,9 +82,10 @@ def test_writes_go_through_the_services_and_are_audited_with_the_key(client, org
         api_key,
         {"email": "new@acme.example", "full_name": "New"},
     )
-    assert r.status_code == 201
-    new_id = r.json()["id"]
-    assert r.json()["one_time_password"]
+    assert r.status_code == 201  # adding by hand invites
+    assert r.json()["invitation"]["status"] == "pending"
+    assert r.json()["invitation_url"].startswith("http://testserver/invitations/inv_")
+    new_id = make_member(org, "joined@acme.example").pk
     r = api(
         client,
         "POST",
@@ -150,7 +153,7 @@ def test_writes_go_through_the_services_and_are_audited_with_the_key(client, org
     assert api(client, "DELETE", f"/api/v1/roles/{role_id}/", api_key).status_code == 204
     events = AuditEvent.objects.filter(actor_kind="api_key").values_list("action", flat=True)
     assert set(events) >= {
-        "member.added",
+        "member.invited",
         "custom_role.created",
         "member.custom_role_assigned",
         "team.created",

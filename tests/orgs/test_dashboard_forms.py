@@ -10,14 +10,14 @@ from orgs.services.roles import custom_role_create
 from orgs.services.teams import team_create
 
 
-def test_add_member_shows_the_one_time_password_once(admin_client, org):
+def test_inviting_shows_the_link_once_and_lists_the_invitation(admin_client, org):
     r = admin_client.post("/o/acme/members/", {"email": "new@acme.example", "role": "member"})
     assert r.status_code == 200
     html = r.content.decode()
-    assert 'id="one-time-password"' in html
+    assert 'id="invitation-link"' in html and "/invitations/inv_" in html
     again = admin_client.get("/o/acme/members/").content.decode()
-    assert 'id="one-time-password"' not in again
-    assert Membership.objects.filter(org=org, user__email="new@acme.example").exists()
+    assert 'id="invitation-link"' not in again and "new@acme.example" in again  # pending
+    assert not Membership.objects.filter(org=org, user__email="new@acme.example").exists()
 
 
 @pytest.mark.parametrize(

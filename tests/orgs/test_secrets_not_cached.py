@@ -21,10 +21,12 @@ def test_the_scim_page_showing_a_new_token_is_not_stored(admin_client):
     assert r.status_code == 200 and "scim_" in r.content.decode() and no_store(r)
 
 
-def test_the_members_page_showing_a_one_time_password_is_not_stored(admin_client):
+def test_the_members_page_showing_an_invitation_link_is_not_stored(admin_client, client, api_key):
     r = admin_client.post("/o/acme/members/", {"email": "new@acme.example", "role": "member"})
     assert r.status_code == 200 and no_store(r)
-    assert "one-time" in r.content.decode().lower()
+    assert "/invitations/inv_" in r.content.decode()
+    r = api(client, "POST", "/api/v1/invitations/", api_key, data={"email": "two@acme.example"})
+    assert r.status_code == 201 and no_store(r)
 
 
 def test_an_api_key_created_through_the_api_is_not_stored(client, api_key):
