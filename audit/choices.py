@@ -14,6 +14,10 @@ class AuditAction(models.TextChoices):
     # Members and RBAC
     MEMBER_ADDED = "member.added", "Member added"
     MEMBER_INVITED = "member.invited", "Member invited"
+    DOMAIN_CLAIMED = "domain.claimed", "Domain claimed (pending verification)"
+    DOMAIN_RELEASED = "domain.released", "Domain claim released"
+    DOMAIN_VERIFIED = "domain.verified", "Domain verified"
+    DOMAIN_SUSPENDED = "domain.suspended", "Domain suspended (DNS record gone)"
     MEMBER_INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
     MEMBER_INVITATION_ACCEPTED = "member.invitation_accepted", "Invitation accepted"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member RBAC role changed"

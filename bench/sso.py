@@ -50,9 +50,10 @@ def main() -> None:
 
     from identity.models import User
     from orgs.models import Membership
+    from orgs.selectors import domain_claim_get
+    from orgs.services.domains import domain_verify, domains_set
     from orgs.services.orgs import org_create
     from sso.services.config import sso_connection_ensure, sso_saml_configure
-    from sso.services.domains import sso_domains_set
     from tests.sso.saml_idp import Person, TestIdp, b64
 
     call_command("migrate", verbosity=0)
@@ -64,7 +65,10 @@ def main() -> None:
     sso_connection_ensure(org=org, actor=None)
     idp = TestIdp(sp_metadata=Client().get("/sso/saml/bench/metadata/").content.decode())
     sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=None)
-    sso_domains_set(org=org, domains=["bench.example"], actor=None)
+    domains_set(org=org, domains=["bench.example"], actor=None)
+    domain_verify(
+        claim=domain_claim_get(org=org, domain="bench.example"), actor=None, skip_dns=True
+    )
     acs = "http://testserver/sso/saml/bench/acs/"
     audience = "http://testserver/sso/saml/bench/metadata/"
 

@@ -15,6 +15,10 @@ app.conf.beat_schedule = {
         "task": "identity.tasks.sessions_clear_expired",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "domains-recheck": {
+        "task": "orgs.tasks.domains_recheck",
+        "schedule": crontab(minute=10, hour=4),
+    },
     "scim-mapping-reconcile": {
         "task": "mapping.tasks.mapping_reconcile_nightly",
         "schedule": crontab(minute=30, hour=3),

@@ -279,6 +279,9 @@ SCIM_SERVICE_PROVIDER = {
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
 }
 SCIM_MAX_RESULTS = env_int("GOVERNANCE_SCIM_MAX_RESULTS", 200)
+# Domain verification: the DNS resolver to ask ("" = the system's; "host:port" otherwise).
+GOVERNANCE_DNS_RESOLVER = os.environ.get("GOVERNANCE_DNS_RESOLVER", "")
+GOVERNANCE_DNS_TIMEOUT_SECONDS = env_int("GOVERNANCE_DNS_TIMEOUT", 5)
 # How long an invitation link stays valid.
 GOVERNANCE_INVITATION_DAYS = env_int("GOVERNANCE_INVITATION_DAYS", 7)
 # Requests per token per minute before 429 + Retry-After.

@@ -85,6 +85,11 @@ org_patterns = [
     path("settings/sso/oidc/", sso.OidcClientView.as_view(), name="sso_oidc"),
     path("settings/sso/protocol/", sso.ProtocolView.as_view(), name="sso_protocol"),
     path("settings/sso/domains/", sso.DomainsView.as_view(), name="sso_domains"),
+    path(
+        "settings/sso/domains/<str:domain>/verify/",
+        sso.DomainVerifyView.as_view(),
+        name="sso_domain_verify",
+    ),
     path("settings/sso/jit/", sso.JitView.as_view(), name="sso_jit"),
     path("settings/sso/require/", sso.RequireSsoView.as_view(), name="sso_require"),
     path("settings/sso/test/<str:key>/", sso.SsoTestResultView.as_view(), name="sso_test_result"),

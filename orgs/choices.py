@@ -27,3 +27,9 @@ class AssignmentSource(models.TextChoices):
     MANUAL = "manual", "Hand-made"
     IDP = "idp", "IdP group mapping"
     SCIM = "scim", "SCIM roles attribute"
+
+
+class DomainStatus(models.TextChoices):
+    PENDING = "pending", "Pending verification"
+    VERIFIED = "verified", "Verified"
+    SUSPENDED = "suspended", "Suspended (DNS record gone)"

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from orgs.choices import AssignmentSource, MembershipSource, RbacRole
+from orgs.choices import AssignmentSource, DomainStatus, MembershipSource, RbacRole
 
 
 def name_key(name: str) -> str:
@@ -224,3 +224,45 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+
+class DomainClaim(models.Model):
+    """An e-mail domain an organization claims. It routes sign-ins to the organization's IdP and
+    lets the IdP create or link accounts (SSO just-in-time, SCIM) only once verified: a DNS TXT
+    record `governance-verification=<token>` at the domain, re-checked daily; a claim whose
+    record disappears is suspended. Several organizations may claim a domain; only one can
+    hold it verified (a database constraint), so a squatter's claim locks nobody out."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domain_claims")
+    domain = models.CharField(max_length=253)
+    token = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=DomainStatus.choices, default=DomainStatus.PENDING
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_method = models.CharField(max_length=16, blank=True)  # dns | skip-dns
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "domain"], name="domainclaim_org_domain"),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(status=DomainStatus.VERIFIED),
+                name="domainclaim_one_verified",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def txt_value(self) -> str:
+        return f"governance-verification={self.token}"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == DomainStatus.VERIFIED

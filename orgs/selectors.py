@@ -7,9 +7,11 @@ from django.utils import timezone
 
 from core.input import as_id
 from identity.models import User, normalize_email
+from orgs.choices import DomainStatus
 from orgs.models import (
     ApiKey,
     CustomRole,
+    DomainClaim,
     Invitation,
     Membership,
     Organization,
@@ -184,3 +186,28 @@ def invitation_list(*, org: Organization, pending_only: bool = True) -> list[Inv
 def invitation_get(*, org: Organization, pk: object) -> Invitation | None:
     key = as_id(pk)
     return Invitation.objects.filter(org=org, pk=key).first() if key else None
+
+
+def domain_claims(*, org: Organization) -> list[DomainClaim]:
+    return list(DomainClaim.objects.filter(org=org).order_by("domain"))
+
+
+def domain_claim_get(*, org: Organization, domain: str) -> DomainClaim | None:
+    return DomainClaim.objects.filter(org=org, domain=domain.strip().lower()).first()
+
+
+def verified_claim(domain: str) -> DomainClaim | None:
+    """Who holds this domain: the one verified claim, with its organization, or None."""
+    return (
+        DomainClaim.objects.select_related("org")
+        .filter(domain=domain.strip().lower(), status=DomainStatus.VERIFIED)
+        .first()
+    )
+
+
+def email_domain_verified_by(org: Organization, email: str) -> bool:
+    """Whether the organization holds the e-mail's domain verified (its IdP vouches for it)."""
+    if "@" not in (email or ""):
+        return False
+    domain = email.rsplit("@", 1)[1].strip().lower()
+    return DomainClaim.objects.filter(org=org, domain=domain, status=DomainStatus.VERIFIED).exists()

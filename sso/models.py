@@ -84,22 +84,6 @@ class SsoConnection(models.Model):
         )
 
 
-class SsoDomain(models.Model):
-    """An e-mail domain an org claims: sign-in routes its addresses to the org's IdP, and JIT
-    accepts them. One org per domain (a database constraint)."""
-
-    org = models.ForeignKey(
-        "orgs.Organization", on_delete=models.CASCADE, related_name="sso_domains"
-    )
-    domain = models.CharField(max_length=253, unique=True)
-
-    class Meta:
-        ordering = ["domain"]
-
-    def __str__(self) -> str:
-        return self.domain
-
-
 class SsoIdentity(models.Model):
     """Who the IdP says someone is: (org, IdP entity ID or issuer, NameID or sub) → user. Never
     the e-mail the IdP asserts: that only links a new identity, once, to a verified address."""

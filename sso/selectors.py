@@ -3,24 +3,22 @@ memberships Require SSO leaves a password for."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from identity.models import User
 from identity.selectors import user_by_email
 from orgs.choices import RbacRole
 from orgs.models import Membership, Organization
+from orgs.selectors import email_domain_verified_by, verified_claim
 from sso.assertion import SsoAssertion
 from sso.exceptions import SsoFailure
-from sso.models import SsoConnection, SsoDomain, SsoIdentity
+from sso.models import SsoConnection, SsoIdentity
 
 
 def _email_trusted(org: Organization, assertion: SsoAssertion) -> bool:
     """An asserted e-mail links or creates an account only when the IdP vouches for it (OIDC
-    email_verified) and its domain is one the org claims."""
+    email_verified) and its domain is one the org holds verified (a pending claim links nobody)."""
     if not assertion.email or not assertion.email_verified or "@" not in assertion.email:
         return False
-    domain = assertion.email.rsplit("@", 1)[1]
-    return SsoDomain.objects.filter(org=org, domain=domain).exists()
+    return email_domain_verified_by(org, assertion.email)
 
 
 def sso_resolve(
@@ -94,8 +92,8 @@ def sso_route(email: str) -> tuple[str, str] | None:
     """(protocol, org slug) when the e-mail's domain belongs to an org that signs in with SSO.
     Decided by the domain alone, never by whether the address has an account."""
     domain = email.rsplit("@", 1)[1].strip().lower() if "@" in email else ""
-    claim = SsoDomain.objects.select_related("org__sso").filter(domain=domain).first()
-    conn = getattr(claim.org, "sso", None) if claim else None
+    claim = verified_claim(domain) if domain else None  # a pending claim routes nobody
+    conn = SsoConnection.objects.filter(org_id=claim.org_id).first() if claim else None
     if conn is None or not conn.active:
         return None
     return conn.protocol, claim.org.slug
@@ -112,10 +110,6 @@ def org_with_sso_by_id(pk: int) -> Organization | None:
 
 def sso_connection(*, org: Organization) -> SsoConnection | None:
     return SsoConnection.objects.filter(org=org).first()
-
-
-def sso_domains(*, org: Organization) -> QuerySet[SsoDomain]:
-    return SsoDomain.objects.filter(org=org)
 
 
 def sso_required_for(*, slug: str, user: User, vouched: list[int]) -> str | None:

@@ -33,6 +33,18 @@ def assert_audited(action: str, *, org: Organization | None = None, **expected: 
     return event
 
 
+def verified_domains(org: Organization, domains: list[str]) -> None:
+    """Claim the domains and verify them as an operator would (--skip-dns): the tests that are
+    not about DNS verification need a verified domain to route and link."""
+    from orgs.selectors import domain_claim_get
+    from orgs.services.domains import domain_verify, domains_set
+
+    current = [c.domain for c in org.domain_claims.all()]
+    domains_set(org=org, domains=[*current, *domains], actor=None)
+    for domain in domains:
+        domain_verify(claim=domain_claim_get(org=org, domain=domain), actor=None, skip_dns=True)
+
+
 def audit_count(**filters: Any) -> int:
     return AuditEvent.objects.filter(**filters).count()
 

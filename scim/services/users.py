@@ -19,6 +19,7 @@ from mapping.services import users as idp_users
 from mapping.services.sync import mapping_sync_members
 from orgs.choices import AssignmentSource, MembershipSource, RbacRole
 from orgs.models import CustomRole, Membership, Organization, RoleAssignment, name_key
+from orgs.selectors import email_domain_verified_by
 from orgs.services import assignments, members
 from scim.adapters import UserFields
 from scim.exceptions import ScimError
@@ -129,6 +130,16 @@ def scim_user_create(*, org: Organization, fields: UserFields, actor: ScimToken)
                 .filter(org=org, user=user)
                 .select_related("user", "idp")
                 .first()
+            )
+        if membership is None and user is not None and not email_domain_verified_by(org, email):
+            # An account that exists through another organization is linked only when this
+            # organization holds the address's domain verified: its IdP vouches for it then.
+            raise ScimError(
+                f"{email} cannot be provisioned here: this organization has not verified the "
+                f"domain {email.rsplit('@', 1)[1]!r}. Verify it on the SSO settings page "
+                "(DNS TXT record), or provision the user with another e-mail.",
+                status=409,
+                scim_type="uniqueness",
             )
         if membership is None:
             membership = members.membership_insert(

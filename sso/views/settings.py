@@ -11,11 +11,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from audit.selectors import AuditFilter, audit_page
-from orgs.access import OrgActionView, OrgView
+from orgs import selectors as org_selectors
+from orgs.access import OrgActionView, OrgView, found
+from orgs.services import domains
 from sso import saml_metadata, selectors
 from sso.exceptions import SsoFailure
 from sso.models import SsoConnection
-from sso.services import config, domains
+from sso.services import config
 from sso.views.finish import base_url, oidc_callback_url
 
 
@@ -43,7 +45,7 @@ class SsoSettingsView(OrgView):
                 "sp_cert": sp_cert,
                 "idp_certs": [saml_metadata.certificate_summary(c) for c in conn.idp_certificates],
                 "oidc_redirect_uri": oidc_callback_url(request),
-                "domains": selectors.sso_domains(org=self.org),
+                "domains": org_selectors.domain_claims(org=self.org),
                 "events": events,
             },
         )
@@ -112,8 +114,15 @@ class ProtocolView(SsoFormView):
 class DomainsView(SsoFormView):
     def act(self, request: HttpRequest) -> str:
         raw = request.POST.get("domains", "")
-        domains.sso_domains_set(org=self.org, domains=re.split(r"[\s,;]+", raw), actor=request.user)
-        return "Domains saved."
+        domains.domains_set(org=self.org, domains=re.split(r"[\s,;]+", raw), actor=request.user)
+        return "Domains saved. Publish each pending domain's TXT record, then verify it."
+
+
+class DomainVerifyView(SsoFormView):
+    def act(self, request: HttpRequest, domain: str) -> str:
+        claim = found(org_selectors.domain_claim_get(org=self.org, domain=domain), "domain")
+        domains.domain_verify(claim=claim, actor=request.user)
+        return f"{claim.domain} is verified."
 
 
 class JitView(SsoFormView):

@@ -20,10 +20,9 @@ from sso.services.config import (
     sso_saml_configure,
     sso_test_succeeded,
 )
-from sso.services.domains import sso_domains_set
 from tests.browser.idp_page import IdpPage
 from tests.browser.signin import password_sign_in
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, verified_domains
 from tests.sso.oidc_op import SECRET, OidcProvider
 from tests.sso.saml_idp import Person, key_pair
 
@@ -44,7 +43,7 @@ def saml_org(live_server, idp_page, org, admin):
     sp_metadata = requests.get(live_server.url + "/sso/saml/acme/metadata/", timeout=10).text
     idp = idp_page.use(sp_metadata=sp_metadata, keys=key_pair("browser idp"))
     sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=admin.user)
-    sso_domains_set(org=org, domains=["acme.example"], actor=admin.user)
+    verified_domains(org, ["acme.example"])
     sso_protocol_set(org=org, protocol="saml", actor=admin.user)
     membership_add(org=org, email="ada@acme.example", actor=None)
     return org
@@ -127,7 +126,7 @@ def test_oidc_sign_in_through_oidc_providers_login_page(
         sso_oidc_configure(
             org=org, issuer=provider.issuer, client_id="gov", client_secret=SECRET, actor=None
         )
-        sso_domains_set(org=org, domains=["acme.example"], actor=None)
+        verified_domains(org, ["acme.example"])
         sso_protocol_set(org=org, protocol="oidc", actor=None)
         membership_add(org=org, email="ada@acme.example", actor=None)
         page.goto(live_server.url + "/login/")

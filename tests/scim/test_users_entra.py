@@ -9,6 +9,7 @@ from mapping.models import IdpUser
 from orgs.models import Membership, RoleAssignment
 from orgs.services.assignments import role_assign
 from orgs.services.roles import custom_role_create
+from tests.conftest import verified_domains
 from tests.scim.conftest import ENT_URN, PATCH_URN, USER_URN, assert_scim_error, okta_user
 
 
@@ -220,7 +221,7 @@ def test_roles_patch_replaces_only_attribute_roles_and_keeps_hand_made_ones(scim
 # --- tenancy and cost ---------------------------------------------------------------------
 
 
-def test_another_orgs_token_never_reads_or_changes_users(scim, other_scim, grace):
+def test_another_orgs_token_never_reads_or_changes_users(scim, other_scim, other_org, grace):
     uid = grace["id"]
     assert other_scim("GET", "/Users").json()["totalResults"] == 0
     assert (
@@ -239,7 +240,11 @@ def test_another_orgs_token_never_reads_or_changes_users(scim, other_scim, grace
     )
     assert_scim_error(other_scim("DELETE", f"/Users/{uid}"), 404)
     assert scim("GET", f"/Users/{uid}").json()["active"] is True
-    # The same userName is a different person in the other org.
+    # The same person is linked into the other org only once it holds the domain verified:
+    # its IdP vouches for the address then.
+    refused = assert_scim_error(other_scim("POST", "/Users", entra_user()), 409, "uniqueness")
+    assert "has not verified the domain 'acme.example'" in refused["detail"]
+    verified_domains(other_org, ["acme.example"])
     assert other_scim("POST", "/Users", entra_user()).status_code == 201
 
 

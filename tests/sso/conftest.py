@@ -9,7 +9,7 @@ from django.test import Client
 from orgs.models import Membership, Organization
 from sso.models import SsoConnection
 from sso.services.config import sso_connection_ensure, sso_protocol_set, sso_saml_configure
-from sso.services.domains import sso_domains_set
+from tests.conftest import verified_domains
 from tests.sso.saml_idp import Person, TestIdp, b64, key_pair
 
 ACS = "http://testserver/sso/saml/acme/acs/"
@@ -77,7 +77,7 @@ class SamlWorld:
 def saml_world(org: Organization, admin: Membership, idp_keys: tuple[str, str]) -> SamlWorld:
     idp = TestIdp(sp_metadata=sp_metadata(org), keys=idp_keys)
     sso_saml_configure(org=org, metadata_xml=idp.metadata(), actor=admin.user)
-    sso_domains_set(org=org, domains=["acme.example"], actor=admin.user)
+    verified_domains(org, ["acme.example"])
     sso_protocol_set(org=org, protocol="saml", actor=admin.user)
     return SamlWorld(org=org, admin=admin, idp=idp, client=Client())
 

@@ -13,8 +13,7 @@ from identity.models import User
 from orgs.services.members import membership_add, membership_deactivate
 from sso.models import SsoConnection, SsoIdentity
 from sso.services.config import sso_jit_set, sso_oidc_configure, sso_protocol_set
-from sso.services.domains import sso_domains_set
-from tests.conftest import assert_audited
+from tests.conftest import assert_audited, verified_domains
 from tests.sso.oidc_op import SECRET, OidcProvider, sign_in_at_provider
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +45,7 @@ def oidc_org(org, admin, provider, settings):
     sso_oidc_configure(
         org=org, issuer=provider.issuer, client_id="gov", client_secret=SECRET, actor=admin.user
     )
-    sso_domains_set(org=org, domains=["acme.example"], actor=admin.user)
+    verified_domains(org, ["acme.example"])
     sso_protocol_set(org=org, protocol="oidc", actor=admin.user)
     membership_add(org=org, email="ada@acme.example", actor=None)
     return org

@@ -9,10 +9,11 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from core.exceptions import Conflict, ValidationFailed
+from orgs.models import DomainClaim
+from orgs.services.domains import domain_verify, domains_set
 from orgs.services.members import membership_add, membership_deactivate
-from sso.models import SsoConnection, SsoDomain
+from sso.models import SsoConnection
 from sso.services.config import sso_require_set, sso_saml_configure
-from sso.services.domains import sso_domains_set
 from tests.conftest import PASSWORD, assert_audited
 from tests.sso.conftest import ADA, sp_metadata
 
@@ -140,12 +141,17 @@ def test_the_break_glass_link_shows_the_password_form(saml_world):
     assert 'id="id_password"' in page
 
 
-def test_a_domain_belongs_to_one_org(saml_world, other_org):
-    with pytest.raises(Conflict, match=r"acme\.example is claimed by another organization"):
-        sso_domains_set(org=other_org, domains=["acme.example"], actor=None)
+def test_a_domain_is_verified_by_one_org_and_a_second_claim_routes_nobody(saml_world, other_org):
+    domains_set(org=other_org, domains=["acme.example"], actor=None)  # a claim blocks nobody
+    claim = DomainClaim.objects.get(org=other_org)
+    assert claim.status == "pending"
+    with pytest.raises(Conflict, match=r"acme\.example is verified by another organization"):
+        domain_verify(claim=claim, actor=None, skip_dns=True)
     with pytest.raises(ValidationFailed, match="not a domain"):
-        sso_domains_set(org=other_org, domains=["not a domain"], actor=None)
-    assert not SsoDomain.objects.filter(org=other_org).exists()
+        domains_set(org=other_org, domains=["not a domain"], actor=None)
+    assert list(DomainClaim.objects.filter(org=other_org).values_list("domain", "status")) == [
+        ("acme.example", "pending")
+    ]
 
 
 def test_the_sso_page_shows_sp_values_and_needs_the_sso_permission(saml_world, member_client):

@@ -6,9 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
+from orgs.services.domains import domains_set
 from sso.models import SsoConnection
 from sso.services.config import sso_jit_set
-from sso.services.domains import sso_domains_set
 from tests.sso.conftest import sp_metadata
 from tests.sso.saml_idp import TestIdp
 
@@ -45,7 +45,7 @@ def test_attribute_mapping_and_toggles_are_saved_from_the_page(admin_client, org
     conn = SsoConnection.objects.get(org=org)
     assert conn.attr_email.endswith("/emailaddress") and conn.attr_groups == ""
     assert conn.allow_idp_initiated and conn.jit_enabled
-    assert sorted(org.sso_domains.values_list("domain", flat=True)) == [
+    assert sorted(org.domain_claims.values_list("domain", flat=True)) == [
         "acme.co.uk",
         "acme.example",
     ]
@@ -55,7 +55,7 @@ def test_attribute_mapping_and_toggles_are_saved_from_the_page(admin_client, org
 def test_the_sso_page_query_count_does_not_grow(
     admin_client, org, admin, n, django_assert_max_num_queries
 ):
-    sso_domains_set(org=org, domains=[f"d{i}.example" for i in range(n)], actor=admin.user)
+    domains_set(org=org, domains=[f"d{i}.example" for i in range(n)], actor=admin.user)
     for i in range(n):
         sso_jit_set(org=org, enabled=i % 2 == 0, actor=admin.user)
     admin_client.get("/o/acme/settings/sso/")  # warm: the connection exists
