@@ -53,10 +53,9 @@ def discover(issuer: str) -> dict[str, str]:
             "The issuer must be an https:// URL (for example https://acme.okta.com).",
             field="issuer",
         )
-    outbound.server_fetch_check(issuer, what="issuer")
     url = f"{issuer}/.well-known/openid-configuration"
     try:
-        response = requests.get(url, timeout=5, allow_redirects=False)
+        response = outbound.fetch("GET", url, what="issuer")
         response.raise_for_status()
         doc = response.json()
     except (requests.RequestException, ValueError) as exc:
@@ -175,16 +174,49 @@ class OrgOIDCBackend(OIDCAuthenticationBackend):
             raise SsoFailure("The ID token has several audiences and its azp is not our client.")
         return claims
 
+    # The library's three requests, made through core.outbound.fetch: checked again at sign-in
+    # (DNS may point elsewhere than when the issuer was saved) and pinned to the checked address.
+
+    def _fetch(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        try:
+            return outbound.fetch(method, url, what=what, **kwargs)
+        except ServiceError as exc:
+            raise SsoFailure(exc.message) from exc
+
+    def get_token(self, payload: dict[str, Any]) -> Any:
+        response = self._fetch("POST", self.OIDC_OP_TOKEN_ENDPOINT, "token endpoint", data=payload)
+        self.raise_token_response_error(response)
+        return response.json()
+
+    def retrieve_matching_jwk(self, token: str) -> Any:
+        response = self._fetch("GET", self.OIDC_OP_JWKS_ENDPOINT, "keys URL")
+        response.raise_for_status()
+        header = jwt.get_unverified_header(token)
+        key = None
+        for jwk in response.json()["keys"]:
+            if jwk.get("kid") != header.get("kid"):
+                continue
+            if "alg" in jwk and jwk["alg"] != header.get("alg"):
+                continue
+            key = jwk
+        if key is None:
+            raise SuspiciousOperation("Could not find a valid JWKS.")
+        return jwt.PyJWK(key)
+
+    def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
+        response = self._fetch(
+            "GET",
+            self.OIDC_OP_USER_ENDPOINT,
+            "userinfo endpoint",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        response.raise_for_status()
+        if response.headers.get("content-type", "").lower().startswith("application/jwt"):
+            return self.verify_token(response.text)
+        return response.json()
+
     def exchange(self, *, code: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """Code → tokens (with the PKCE verifier) → verified ID token claims, or SsoFailure."""
-        for url, what in (
-            (self.OIDC_OP_TOKEN_ENDPOINT, "token endpoint"),
-            (self.OIDC_OP_JWKS_ENDPOINT, "keys URL"),
-        ):
-            try:  # again at sign-in: DNS may point elsewhere than when the issuer was saved
-                outbound.server_fetch_check(url, what=what)
-            except ServiceError as exc:
-                raise SsoFailure(exc.message) from exc
         try:
             tokens = self.get_token(
                 {
