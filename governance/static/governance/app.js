@@ -1,0 +1,28 @@
+// The dashboard's few behaviours, bound here rather than in inline handlers so that the
+// Content-Security-Policy can forbid inline script ("script-src 'self'").
+//   <button data-copy="element-id">     copies that element's text to the clipboard
+//   <form data-confirm="question">      asks before submitting
+//   <select data-navigate>              goes to the chosen option's URL
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        var label = button.textContent;
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = label; }, 1500);
+      });
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("select[data-navigate]");
+    if (select && select.value) window.location = select.value;
+  });
+})();
