@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.db.models import F, Value
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -265,7 +266,8 @@ class ScimResourceView(ScimView):
         q = filter_q(raw_filter, resource=self.resource) if raw_filter else None
         start, count = self.paging(params)
         qs = self.queryset(q)
-        rows = self.page_rows(self.page_ids(qs, start, count), params) if count else []
+        ids = self.page_ids(qs, start, count, filtered=q is not None) if count else []
+        rows = self.page_rows(ids, params)
         if count and len(rows) < count and (rows or start == 1):
             # A short page is the last one, so it ends at the total: no COUNT. This is the
             # common case of the IdPs' `userName eq` / `externalId eq` existence checks.
@@ -280,15 +282,28 @@ class ScimResourceView(ScimView):
     def render_row(self, row: Any, params: Any) -> dict[str, Any]:
         return self.render(row, params)
 
-    def page_ids(self, qs: Any, start: int, count: int) -> Any:
-        """One page of ids in id order, as a subquery: an index-only walk of (org, id), so a
-        deep OFFSET skips index entries instead of joined rows. The page's rows are then
-        loaded by id in the same statement."""
-        return qs.order_by("id").values("id")[start - 1 : start - 1 + count]
+    def page_ids(self, qs: Any, start: int, count: int, *, filtered: bool = False) -> list[int]:
+        """One page of ids in id order, read on its own: an index walk of (org, id), so a deep
+        OFFSET skips index entries instead of joined rows. Then the page's rows are loaded by
+        that list of ids. Not `id IN (subquery LIMIT …)` in one statement: with stale planner
+        statistics (a new deployment's first import, before any ANALYZE) PostgreSQL turned that
+        shape into a nested loop that re-ran the subquery per row (seconds per page); two simple
+        statements keep a plan that is linear whatever the statistics say (bench/scim.py
+        --stale measures it).
 
-    def page_rows(self, ids: Any, params: Any) -> list[Any]:
+        A filtered page sorts its matches by `id + 0`, which no index provides: with stale
+        statistics every index looks equally cheap, and ordering by plain `id` made the planner
+        walk the (org, id) index and test each row against the filter (linear in the
+        organization's size) instead of using the filter's own index (`userName eq`: one
+        entry of (org, LOWER(userName)))."""
+        order = (F("id") + Value(0)).asc() if filtered else F("id").asc()
+        return list(qs.order_by(order).values_list("id", flat=True)[start - 1 : start - 1 + count])
+
+    def page_rows(self, ids: list[int], params: Any) -> list[Any]:
         """The rows of one page in id order, loaded with what rendering needs."""
-        page = ids.model.objects.filter(pk__in=ids).order_by("id")
+        if not ids:
+            return []
+        page = self.queryset(None).filter(pk__in=ids).order_by("id")
         return list(self.representation_qs(page, params))
 
     def search_body(self) -> dict[str, Any]:

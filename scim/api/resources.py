@@ -217,8 +217,9 @@ class RootSearchView(ScimView):
             if skip >= size:
                 skip -= size
                 continue
-            rows = list(view.representation_qs(qs[skip : skip + room], body))
-            resources += [project(view.render(r, body), attrs, excluded) for r in rows]
+            ids = view.page_ids(qs, skip + 1, room, filtered=bool(raw_filter))
+            rows = view.page_rows(ids, body)
+            resources += [project(view.render_row(r, body), attrs, excluded) for r in rows]
             room -= len(rows)
             skip = 0
         return scim_response(list_response(resources, total=total, start=start))
