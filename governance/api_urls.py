@@ -5,6 +5,7 @@ from django.urls import path
 from auditlog.api import AuditEventListView
 from mapping import api as mapping
 from orgs.api import views
+from sso import api as sso
 
 app_name = "api"
 urlpatterns = [
@@ -43,6 +44,20 @@ urlpatterns = [
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
+    path("sso/", sso.SsoSettingsAPIView.as_view(), name="sso"),
+    path("sso/start/", sso.SsoStartAPIView.as_view(), name="sso-start"),
+    path("sso/protocol/", sso.SsoProtocolAPIView.as_view(), name="sso-protocol"),
+    path("sso/jit/", sso.SsoJitAPIView.as_view(), name="sso-jit"),
+    path("sso/require/", sso.SsoRequireAPIView.as_view(), name="sso-require"),
+    path("sso/domains/", sso.SsoDomainsAPIView.as_view(), name="sso-domains"),
+    path(
+        "sso/domains/<str:domain>/verify/",
+        sso.SsoDomainVerifyAPIView.as_view(),
+        name="sso-domain-verify",
+    ),
+    path("sso/saml/metadata/", sso.SsoSamlMetadataAPIView.as_view(), name="sso-saml-metadata"),
+    path("sso/saml/settings/", sso.SsoSamlSettingsAPIView.as_view(), name="sso-saml-settings"),
+    path("sso/oidc/", sso.SsoOidcAPIView.as_view(), name="sso-oidc"),
     path("scim/mapping/", mapping.MappingSettingsView.as_view(), name="mapping"),
     path("scim/mapping/drift/", mapping.MappingDriftView.as_view(), name="mapping-drift"),
     path("scim/mapping/sync/", mapping.MappingSyncView.as_view(), name="mapping-sync"),
