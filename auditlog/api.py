@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_events
 from auditlog.views import filters_from
 from core.exceptions import ValidationFailed
-from orgs.api.views import OrgAPIView
+from orgs.api.views import OrgAPIView, page_of
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -56,7 +56,7 @@ class AuditEventListView(OrgAPIView):
                 ("until", "ISO date-time, exclusive"),
             ]
         ],
-        responses=AuditEventSerializer(many=True),
+        responses=page_of(AuditEventSerializer, "AuditEventPage"),
     )
     def get(self, request: Request) -> Response:
         filters, errors = filters_from(request.query_params)

@@ -32,7 +32,7 @@ SAML_ATTRIBUTES = {
 SETTINGS = inline_serializer(
     "SsoSettings",
     {
-        "protocol": serializers.CharField(),
+        "protocol": serializers.ChoiceField(choices=["saml", "oidc"], allow_null=True),
         "jit_enabled": serializers.BooleanField(),
         "require_sso": serializers.BooleanField(),
         "domains": serializers.ListField(child=serializers.DictField()),

@@ -51,6 +51,18 @@ INVITATION_MADE = inline_serializer(
 )
 
 
+def page_of(serializer: Any, name: str) -> Any:
+    """The schema of a cursor-paged list: {next, previous, results: [...]}."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )
+
+
 class Paging(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
@@ -137,7 +149,7 @@ class MeView(OrgAPIView):
 class MemberListView(OrgAPIView):
     capability = "admin.members"
 
-    @extend_schema(responses=MemberSerializer(many=True))
+    @extend_schema(responses=page_of(MemberSerializer, "MemberPage"))
     def get(self, request: Request) -> Response:
         qs = selectors.member_list(
             org=self.org,
@@ -156,7 +168,7 @@ class MemberListView(OrgAPIView):
 class InvitationListView(OrgAPIView):
     capability = "admin.members"
 
-    @extend_schema(responses=InvitationSerializer(many=True))
+    @extend_schema(responses=page_of(InvitationSerializer, "InvitationPage"))
     def get(self, request: Request) -> Response:
         """Pending invitations (accepted and revoked ones are in the audit log)."""
         qs = selectors.invitation_queryset(org=self.org).order_by("id")
@@ -258,7 +270,7 @@ class MemberRoleDetailView(OrgAPIView):
 class RoleListView(OrgAPIView):
     capabilities = {"GET": "admin.roles", "POST": "admin.roles"}
 
-    @extend_schema(responses=CustomRoleSerializer(many=True))
+    @extend_schema(responses=page_of(CustomRoleSerializer, "CustomRolePage"))
     def get(self, request: Request) -> Response:
         return self.paginate(
             selectors.custom_role_list(org=self.org).order_by("id"), CustomRoleSerializer
@@ -300,7 +312,7 @@ class RoleDetailView(OrgAPIView):
 class TeamListView(OrgAPIView):
     capability = "admin.teams"
 
-    @extend_schema(responses=TeamSerializer(many=True))
+    @extend_schema(responses=page_of(TeamSerializer, "TeamPage"))
     def get(self, request: Request) -> Response:
         return self.paginate(selectors.team_list(org=self.org).order_by("id"), TeamSerializer)
 
@@ -370,7 +382,7 @@ class CatalogView(OrgAPIView):
 class ApiKeyListView(OrgAPIView):
     """The calling member's own API keys (as on the dashboard's API keys page)."""
 
-    @extend_schema(responses=ApiKeySerializer(many=True))
+    @extend_schema(responses=page_of(ApiKeySerializer, "ApiKeyPage"))
     def get(self, request: Request) -> Response:
         return self.paginate(
             selectors.api_keys_for(membership=request.auth.membership).order_by("id"),
