@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 class AuditFilter:
     actor: str = ""  # matches the actor's label (e-mail, key or token label), case-insensitive
     action: str = ""  # an exact action name, or a prefix ending in "." (e.g. "member.")
+    actions: tuple[str, ...] = ()  # several such names or prefixes: any of them
     target: str = ""  # matches the target's label or "type:id"
     since: datetime | None = None
     until: datetime | None = None
@@ -29,6 +30,11 @@ def audit_events(*, org: object, filters: AuditFilter | None = None) -> QuerySet
             qs = qs.filter(action__startswith=f.action)
         else:
             qs = qs.filter(action=f.action)
+    if f.actions:
+        any_of = Q(pk__in=[])
+        for name in f.actions:
+            any_of |= Q(action__startswith=name) if name.endswith(".") else Q(action=name)
+        qs = qs.filter(any_of)
     if f.target:
         if ":" in f.target:
             t_type, _, t_id = f.target.partition(":")

@@ -29,7 +29,9 @@ class SsoSettingsView(OrgView):
         # connection with its defaults, and our signing key pair does not exist yet.
         conn = selectors.sso_connection(org=self.org) or SsoConnection(org=self.org)
         urls = saml_metadata.sp_urls(base_url(request), self.org.slug)
-        events, _ = audit_page(org=self.org, filters=AuditFilter(action="sso."), limit=15)
+        events, _ = audit_page(
+            org=self.org, filters=AuditFilter(actions=("sso.", "domain.")), limit=15
+        )
         sp_cert = (
             saml_metadata.certificate_summary(saml_metadata.pem_body(conn.sp_certificate))
             if conn.sp_certificate
