@@ -155,7 +155,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         user=user,
         email=user.email,
         role=invitation.role,
-        source=MembershipSource.MANUAL,
+        source=MembershipSource.INVITE,
         actor=None,  # the invitation carried the inviter's authority, checked when it was made
     )
     invitation.accepted_at = timezone.now()

@@ -66,7 +66,7 @@ def test_an_existing_account_accepts_at_the_next_sign_in(org, admin, globex_admi
     r = boss.post(f"/invitations/{pending.pk}/accept/")
     assert r.status_code == 302 and r["Location"] == "/o/acme/me/"
     joined = Membership.objects.get(org=org, user__email="boss@globex.example")
-    assert joined.role == "member" and joined.is_active
+    assert joined.role == "member" and joined.is_active and joined.source == "invite"
     pending.refresh_from_db()
     assert pending.status == "accepted" and pending.membership == joined
     accepted = AuditEvent.objects.get(action="member.invitation_accepted")
