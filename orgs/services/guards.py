@@ -11,13 +11,19 @@ from orgs import rbac
 from orgs.models import ApiKey, Membership, Organization
 
 
-def acting_membership(actor: Actor | None, org: Organization) -> Membership | None:
-    """The membership an actor acts through in `org`; None for the system (unrestricted)."""
+def acting_membership(
+    actor: Actor | None, org: Organization, *, as_authenticated: bool = False
+) -> Membership | None:
+    """The membership an actor acts through in `org`; None for the system (unrestricted).
+    `as_authenticated`: an API key's membership as it was when the request was authenticated
+    (what the caller was when it asked), not as it is now."""
     if actor is None:
         return None
     if isinstance(actor, ApiKey):
         if actor.membership.org_id != org.pk:
             return _no_access(org)
+        if as_authenticated:
+            return actor.membership if actor.membership.is_active else _no_access(org)
         # Read again: the role may have changed since the key was authenticated (a concurrent
         # demotion), and what the actor may do is decided on the current row.
         current = Membership.objects.filter(pk=actor.membership_id, is_active=True).first()
@@ -32,8 +38,10 @@ def _no_access(org: Organization) -> Membership:
     raise PermissionDenied(f"You are not an active member of {org.name}.")
 
 
-def require_admin_for_admin_changes(actor: Actor | None, org: Organization) -> None:
-    acting = acting_membership(actor, org)
+def require_admin_for_admin_changes(
+    actor: Actor | None, org: Organization, *, as_authenticated: bool = False
+) -> None:
+    acting = acting_membership(actor, org, as_authenticated=as_authenticated)
     if acting is not None and not rbac.is_admin(acting):
         raise PermissionDenied("Only an org admin can grant, remove or act on the admin role.")
 
@@ -76,8 +84,9 @@ def lock_membership(membership: Membership) -> Membership:
 
 
 def recheck_admin_after_lock(actor: Actor | None, org: Organization) -> None:
-    """The actor was an admin when the request came in (checked before locking); if a concurrent
-    change took that away while this one waited for the lock, this change loses: 409."""
+    """The actor was an admin when the request came in (checked before locking, on what the
+    request was authenticated as); if a concurrent change took that away since, this change
+    loses: 409."""
     try:
         require_admin_for_admin_changes(actor, org)
     except PermissionDenied as exc:

@@ -131,7 +131,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor | 
     if role not in RbacRole.values:
         raise ValidationFailed(f"Unknown RBAC role {role!r}: use admin or member.", field="role")
     if membership.role != role:
-        require_admin_for_admin_changes(actor, membership.org)  # 403 before anything is locked
+        require_admin_for_admin_changes(actor, membership.org, as_authenticated=True)  # 403 first
     membership = lock_membership(membership)
     if membership.role == role:
         return membership
@@ -158,7 +158,7 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
     Their access to other organizations is not this org's to end; nothing they made is
     deleted."""
     if membership.role == RbacRole.ADMIN:
-        require_admin_for_admin_changes(actor, membership.org)  # 403 before locking
+        require_admin_for_admin_changes(actor, membership.org, as_authenticated=True)
     membership = lock_membership(membership)
     if not membership.is_active:
         return membership
@@ -193,7 +193,7 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
 @transaction.atomic
 def membership_reactivate(*, membership: Membership, actor: Actor | None) -> Membership:
     if membership.role == RbacRole.ADMIN:
-        require_admin_for_admin_changes(actor, membership.org)  # 403 before locking
+        require_admin_for_admin_changes(actor, membership.org, as_authenticated=True)
     membership = lock_membership(membership)
     if membership.is_active:
         return membership

@@ -63,3 +63,23 @@ def test_admins_acting_on_each_other_at_once_never_500(on_postgres, make_org, ma
         assert sorted(statuses) in ([200, 403], [200, 409]), statuses
         admins = Membership.objects.filter(org=org, role=RbacRole.ADMIN, is_active=True)
         assert admins.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_request_authenticated_as_admin_that_lost_the_role_meanwhile_gets_409(
+    org, admin, make_member
+):
+    """What the loser of the race meets, without threads: its key was authenticated while its
+    member was an admin; the other change made them a plain member before this one ran."""
+    from core.exceptions import Conflict
+    from orgs.models import ApiKey
+    from orgs.services.members import membership_change_role
+
+    other = make_member(org, "other@acme.example", RbacRole.ADMIN, password=None)
+    api_key_create(membership=other, actor=None)
+    key = ApiKey.objects.select_related("membership__org").get(membership=other)  # authenticated
+    membership_change_role(membership=other, role=RbacRole.MEMBER, actor=admin.user)  # the winner
+    with pytest.raises(Conflict, match="changed while this request waited"):
+        membership_change_role(membership=admin, role=RbacRole.MEMBER, actor=key)
+    admin.refresh_from_db()
+    assert admin.role == RbacRole.ADMIN
