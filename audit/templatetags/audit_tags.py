@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import template
@@ -9,11 +8,16 @@ register = template.Library()
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "∅"
+    """A value as people read it: lists joined, objects as `key=value`, never a Python repr."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_short(v) for v in value) or "∅"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_short(v)}" for k, v in value.items()) + ")" if value else "∅"
     if value is None or value == "":
         return "∅"
-    return json.dumps(value) if isinstance(value, dict) else str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 @register.filter
