@@ -1,0 +1,46 @@
+"""Every main page is usable 390 px wide: nothing makes the page scroll sideways (a wide table
+scrolls inside its frame), and the top bar's Sign out stays visible."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.signin import password_sign_in
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGES = [
+    "",
+    "me/",
+    "members/",
+    "roles/",
+    "teams/",
+    "api-keys/",
+    "settings/sso/",
+    "settings/scim/",
+    "settings/scim/mapping/",
+    "audit/",
+]
+
+
+def test_every_page_fits_a_phone(live_server, browser, admin, member):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/login/")
+        password_sign_in(page, "admin@acme.example", PASSWORD)
+        page.wait_for_url(re.compile(r"/o/acme/$"))
+        for path in PAGES:
+            page.goto(f"{live_server.url}/o/acme/{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"/o/acme/{path} is {width} px wide"
+            box = page.locator("button:has-text('Sign out')").bounding_box()
+            assert box and box["x"] + box["width"] <= 390, path
+        page.goto(f"{live_server.url}/o/acme/members/")
+        page.screenshot(path=str(ARTIFACTS / "members-390px.png"), full_page=True)
+    finally:
+        context.close()
