@@ -1,0 +1,3 @@
+"""SCIM client fixture for the kernel tests."""
+
+from tests.scim.conftest import scim  # noqa: F401
