@@ -337,7 +337,7 @@ def group_from_scim(payload: Any) -> GroupChange:
 _MEMBER_FILTER = re.compile(r'^members\[value eq "(?P<id>[^"]+)"\]$', re.IGNORECASE)
 
 
-def group_patch(body: Any) -> GroupChange:
+def group_patch(body: Any, current_id: str = "") -> GroupChange:
     """Okta: no-path replace of {id, displayName} with every membership change, remove with
     members[value eq "id"], add with a members list. Entra: capitalised ops, Remove of members
     with a value list, Replace of displayName."""
@@ -362,6 +362,8 @@ def group_patch(body: Any) -> GroupChange:
             if not isinstance(value, dict):
                 raise invalid(f"Operation {index}: without a path, value must be an object.")
             for key, item in value.items():
+                if key.lower() == "schemas" or (key.lower() == "id" and str(item) == current_id):
+                    continue  # Okta repeats the group's id in its no-path replace: unchanged
                 _group_set(change, key.lower(), op, item, index)
             continue
         match = _MEMBER_FILTER.match(path.strip())
@@ -377,8 +379,8 @@ def group_patch(body: Any) -> GroupChange:
 
 
 def _group_set(change: GroupChange, key: str, op: str, value: Any, index: int) -> None:
-    if key in {"id", "schemas", "meta"}:
-        return  # Okta repeats the id in its no-path replace: harmless, immutable
+    if key in {"id", "meta"} or key.startswith("meta."):
+        raise invalid(f"Operation {index}: {key} is read-only and cannot be changed.", "mutability")
     if key == "displayname":
         if op == "remove":
             raise invalid(

@@ -173,7 +173,9 @@ class GroupsView(ScimResourceView):
             return self.http_method_not_allowed(request)
         group = self.found(scim_id)
         scim_group_update(
-            group=group, change=group_patch(self.read_json()), actor=request.scim_token
+            group=group,
+            change=group_patch(self.read_json(), current_id=str(group.uid)),
+            actor=request.scim_token,
         )
         return HttpResponse(status=204)  # RFC 7644 §3.5.2: no body; groups can be large
 

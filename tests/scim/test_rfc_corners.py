@@ -247,3 +247,32 @@ def test_another_org_may_use_the_same_group_name(scim, other_scim):
     body = {"schemas": [GROUP_URN], "displayName": "Engineering"}
     assert scim("POST", "/Groups", body).status_code == 201
     assert other_scim("POST", "/Groups", body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("operation", "scim_type"),
+    [
+        (
+            {"op": "replace", "path": "id", "value": "00000000-0000-0000-0000-000000000000"},
+            "mutability",
+        ),
+        ({"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"}, "mutability"),
+        ({"op": "replace", "value": {"id": "00000000-0000-0000-0000-000000000000"}}, "mutability"),
+        ({"op": "replace", "path": "owner", "value": "x"}, "invalidPath"),
+        ({"op": "replace", "path": "displayName", "value": 5}, "invalidValue"),
+        ({"op": "remove", "path": "displayName"}, "invalidValue"),
+    ],
+)
+def test_group_patch_refuses_read_only_unknown_and_mistyped(scim, operation, scim_type):
+    group = scim("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": "Ops"}).json()
+    r = scim("PATCH", f"/Groups/{group['id']}", {"schemas": [PATCH_URN], "Operations": [operation]})
+    assert_scim_error(r, 400, scim_type)
+    assert scim("GET", f"/Groups/{group['id']}").json()["displayName"] == "Ops"
+
+
+def test_okta_repeating_the_group_id_in_a_no_path_replace_is_fine(scim):
+    group = scim("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": "Ops"}).json()
+    op = {"op": "replace", "value": {"id": group["id"], "displayName": "Operations"}}
+    r = scim("PATCH", f"/Groups/{group['id']}", {"schemas": [PATCH_URN], "Operations": [op]})
+    assert r.status_code == 204
+    assert scim("GET", f"/Groups/{group['id']}").json()["displayName"] == "Operations"
