@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "guardian",
     # Bottom layer first; the README's Architecture section draws the layers.
     "audit",
     "identity",
@@ -103,8 +104,13 @@ INSTALLED_APPS = [
     "scim",
     "auditlog",
     "retention",
+    "workspace",
     "governance",
 ]
+# django-guardian stores shares of agents and workflows (workspace.models); decisions are made
+# by workspace.decisions, not by its backend. No "anonymous user" row: people are e-mails here.
+ANONYMOUS_USER_NAME = None
+SILENCED_SYSTEM_CHECKS = ["guardian.W001"]  # its backend is not used: see above
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

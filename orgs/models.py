@@ -108,6 +108,11 @@ class Team(models.Model):
     # characters; three is Unicode's most), so it holds three times NAME_MAX.
     name_key = models.CharField(max_length=300, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # The auth group that stands for the team in django-guardian object permissions (shares of
+    # agents and workflows to the team); made on the team's first share.
+    auth_group = models.OneToOneField(
+        "auth.Group", on_delete=models.SET_NULL, null=True, blank=True, related_name="team"
+    )
 
     class Meta:
         ordering = ["name_key"]

@@ -24,6 +24,8 @@ INTEGRATIONS = [
     ("netsuite", "NetSuite"),
     ("databricks", "Databricks"),
     ("github", "GitHub"),
+    ("gmail", "Gmail"),
+    ("mcp", "Generic MCP server"),
 ]
 
 CATALOG: tuple[Capability, ...] = (
