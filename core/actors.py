@@ -12,6 +12,7 @@ from django.db import models
 class ActorKind(models.TextChoices):
     USER = "user", "User"
     API_KEY = "api_key", "API key"
+    SERVICE_KEY = "service_key", "Service key"
     SCIM_TOKEN = "scim_token", "SCIM token"
     SYSTEM = "system", "System"
     ANONYMOUS = "anonymous", "Anonymous"

@@ -6,6 +6,7 @@ from auditlog.api import AuditEventListView
 from mapping import api as mapping
 from orgs.api import views
 from sso import api as sso
+from workspace import api as workspace
 
 app_name = "api"
 urlpatterns = [
@@ -44,6 +45,8 @@ urlpatterns = [
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
+    path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
+    path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),
     path("sso/", sso.SsoSettingsAPIView.as_view(), name="sso"),
     path("sso/start/", sso.SsoStartAPIView.as_view(), name="sso-start"),
     path("sso/protocol/", sso.SsoProtocolAPIView.as_view(), name="sso-protocol"),

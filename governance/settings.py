@@ -284,6 +284,11 @@ SPECTACULAR_SETTINGS = {
     "`Authorization: Bearer gov_...`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is readable with a member's API key or the organization's service key.
+    "SERVE_AUTHENTICATION": [
+        "orgs.api.auth.ServiceKeyAuthentication",
+        "orgs.api.auth.ApiKeyAuthentication",
+    ],
 }
 
 # --- SCIM ----------------------------------------------------------------------------------

@@ -183,6 +183,24 @@ class ApiKey(BearerCredential):
         return "api_key", str(self.pk), f"API key {self.prefix} of {self.membership.user.email}"
 
 
+class ServiceKey(BearerCredential):
+    """A key of the organization itself (not of a member) for the agent runtime: it may only
+    call the runtime's endpoints (decisions, runs). Made by an admin; only an HMAC is stored."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="service_keys")
+    created_by = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"gsk_{self.prefix}… {self.label}".strip()
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return (
+            "service_key",
+            str(self.pk),
+            f"service key {self.prefix} ({self.label or 'no label'})",
+        )
+
+
 class Invitation(models.Model):
     """An invitation to join an organization, made by hand (dashboard or API): the person
     accepts it at their next sign-in, or through its link (which also lets a newcomer choose a

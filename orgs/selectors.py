@@ -16,6 +16,7 @@ from orgs.models import (
     Membership,
     Organization,
     RoleAssignment,
+    ServiceKey,
     Team,
     TeamMembership,
 )
@@ -211,3 +212,7 @@ def email_domain_verified_by(org: Organization, email: str) -> bool:
         return False
     domain = email.rsplit("@", 1)[1].strip().lower()
     return DomainClaim.objects.filter(org=org, domain=domain, status=DomainStatus.VERIFIED).exists()
+
+
+def service_key_by_prefix(prefix: str) -> ServiceKey | None:
+    return ServiceKey.objects.select_related("org").filter(prefix=prefix).first()

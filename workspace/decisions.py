@@ -70,7 +70,7 @@ _CODENAME_LEVEL = {codename: level for level, codename in LEVEL_PERMISSION.items
 
 @dataclass(frozen=True)
 class Question:
-    member_id: int
+    member_id: int | str  # a membership id, or the member's e-mail
     action: str
     resource: tuple[str, int] | None = None  # ("agent", 12)
     integration: str | None = None
@@ -115,19 +115,26 @@ class _Object:
     team_levels: dict[int, str] = field(default_factory=dict)  # team id -> level
 
 
-def _members(org: Organization, ids: set[int]) -> dict[int, _Member]:
-    """Query 1: the members, their RBAC role, their custom roles' permissions and teams."""
-    out: dict[int, _Member] = {}
-    rows = Membership.objects.filter(org=org, pk__in=ids).values_list(
+def _members(org: Organization, keys: set[int | str]) -> dict[int | str, _Member]:
+    """Query 1: the members (by id or e-mail), their RBAC role, their custom roles'
+    permissions and teams. Keyed by id and by lower-cased e-mail."""
+    out: dict[int | str, _Member] = {}
+    ids = {k for k in keys if isinstance(k, int)}
+    emails = {k.strip().lower() for k in keys if isinstance(k, str)}
+    rows = Membership.objects.filter(
+        Q(pk__in=ids) | Q(user__email__lower__in=emails), org=org
+    ).values_list(
         "id",
+        "user__email",
         "user_id",
         "role",
         "is_active",
         "role_assignments__role__permissions",
         "team_memberships__team_id",
     )
-    for mid, uid, role, active, perms, team_id in rows:
+    for mid, email, uid, role, active, perms, team_id in rows:
         m = out.setdefault(mid, _Member(mid, uid, role, active))
+        out[email.lower()] = m
         if perms:
             m.permissions.update(p for p in perms if p in CATALOG_CODES)
         if team_id:
@@ -242,7 +249,8 @@ def _decide(q: Question, members: dict[int, _Member], objects: dict) -> Decision
     action = ACTIONS.get(q.action)
     if action is None:
         return Decision(False, [f"unknown action {q.action!r}; known: {', '.join(ACTIONS)}"])
-    member = members.get(q.member_id)
+    key = q.member_id.strip().lower() if isinstance(q.member_id, str) else q.member_id
+    member = members.get(key)
     if member is None:
         return Decision(False, ["no such member in this organization"])
     if not member.active:
