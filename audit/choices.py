@@ -46,6 +46,8 @@ class AuditAction(models.TextChoices):
     WORKFLOW_DELETED = "workflow.deleted", "Workflow deleted"
     WORKFLOW_SHARED = "workflow.shared", "Workflow shared"
     WORKFLOW_UNSHARED = "workflow.unshared", "Workflow share removed"
+    RUN_STARTED = "run.started", "Run started"
+    RUN_FINISHED = "run.finished", "Run finished"
     INTEGRATION_CONNECTED = "integration.connected", "Integration connected"
     INTEGRATION_DISCONNECTED = "integration.disconnected", "Integration disconnected"
     TEAM_MEMBER_ADDED = "team.member_added", "Team member added"

@@ -7,15 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.exceptions import ValidationFailed
+from core.exceptions import NotFound, ValidationFailed
 from core.input import as_id
 from orgs.api.auth import ServiceKeyAuthentication
+from orgs.models import Membership
+from workspace.choices import RunTrigger
 from workspace.decisions import ACTIONS, KINDS, Question, decide_many
+from workspace.models import Run
+from workspace.services.runs import resource_of, run_close, run_events_append, run_open
 
 MAX_BATCH = 100
 
@@ -118,3 +122,143 @@ class AuthorizeSlashView(AuthorizeView):
     """The same endpoint with a trailing slash, like the rest of /api/v1/ (not in the schema)."""
 
     schema = None
+
+
+def _member(org: Any, raw: Any) -> Membership:
+    query = Membership.objects.select_related("user").filter(org=org)
+    if isinstance(raw, str) and "@" in raw:
+        found = query.filter(user__email__lower=raw.strip().lower()).first()
+    else:
+        pk = as_id(raw) if not isinstance(raw, bool) else None
+        found = query.filter(pk=pk).first() if pk else None
+    if found is None:
+        raise NotFound("No such member in this organization (send a membership id or e-mail).")
+    return found
+
+
+def _run(org: Any, pk: int) -> Run:
+    run = Run.objects.filter(org=org, pk=as_id(pk) or 0).first()
+    if run is None:
+        raise NotFound("No run with that id in this organization.")
+    return run
+
+
+def run_body(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "agent": run.agent_id,
+        "workflow": run.workflow_id,
+        "name": run.resource_name,
+        "member": run.member_id,
+        "trigger": run.trigger,
+        "status": run.status,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "error": run.error or None,
+        "events": run.events_count,
+    }
+
+
+RUN = inline_serializer(
+    "Run",
+    {
+        "id": serializers.IntegerField(),
+        "agent": serializers.IntegerField(allow_null=True),
+        "workflow": serializers.IntegerField(allow_null=True),
+        "name": serializers.CharField(),
+        "member": serializers.IntegerField(allow_null=True),
+        "trigger": serializers.CharField(),
+        "status": serializers.CharField(),
+        "started_at": serializers.DateTimeField(),
+        "ended_at": serializers.DateTimeField(allow_null=True),
+        "error": serializers.CharField(allow_null=True),
+        "events": serializers.IntegerField(),
+    },
+)
+
+
+class RunOpenSerializer(serializers.Serializer):
+    member = serializers.JSONField(help_text="membership id or e-mail")
+    agent = serializers.IntegerField(required=False)
+    workflow = serializers.IntegerField(required=False)
+    trigger = serializers.ChoiceField(choices=RunTrigger.values)
+    input = serializers.JSONField(required=False)
+
+
+class RunListView(RuntimeAPIView):
+    @extend_schema(request=RunOpenSerializer, responses={201: RUN})
+    def post(self, request: Request) -> Response:
+        """Open a run: refused (403, with the reasons, audited) unless the member may run the
+        agent or execute the workflow now."""
+        body = request.data if isinstance(request.data, dict) else {}
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("The body is an object: {member, agent|workflow, trigger}.")
+        member = _member(self.org, body.get("member"))
+        kinds = [k for k in ("agent", "workflow") if body.get(k) is not None]
+        if len(kinds) != 1:
+            raise ValidationFailed("Name exactly one of agent or workflow (its id).")
+        pk = as_id(body[kinds[0]]) if not isinstance(body[kinds[0]], bool) else None
+        resource = resource_of(self.org, kinds[0], pk) if pk else None
+        if resource is None:
+            raise NotFound(f"No such {kinds[0]} in this organization.")
+        trigger = body.get("trigger")
+        if not isinstance(trigger, str):
+            raise ValidationFailed(f"trigger must be one of {', '.join(RunTrigger.values)}.")
+        run = run_open(
+            org=self.org,
+            member=member,
+            resource=resource,
+            trigger=trigger,
+            input=body.get("input"),
+            actor=self.request.auth,
+        )
+        return Response(run_body(run), status=status.HTTP_201_CREATED)
+
+
+class RunDetailView(RuntimeAPIView):
+    @extend_schema(responses=RUN)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(run_body(_run(self.org, pk)))
+
+
+class RunEventsView(RuntimeAPIView):
+    @extend_schema(
+        request=inline_serializer(
+            "RunEvents", {"events": serializers.ListField(child=serializers.DictField())}
+        ),
+        responses={202: inline_serializer("Appended", {"appended": serializers.IntegerField()})},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Append up to 1,000 events: {"type": "log", "level", "message", "at"?} or
+        {"type": "tool_call", "integration", "action", "latency_ms", "outcome", "input"?,
+        "output"?}; payload bodies are stored apart from the metadata."""
+        run = _run(self.org, pk)
+        events = request.data.get("events") if isinstance(request.data, dict) else None
+        appended = run_events_append(run=run, events=events)
+        return Response({"appended": appended}, status=status.HTTP_202_ACCEPTED)
+
+
+class RunCloseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["succeeded", "failed", "cancelled"])
+    error = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    output = serializers.JSONField(required=False)
+
+
+class RunCloseView(RuntimeAPIView):
+    @extend_schema(request=RunCloseSerializer, responses=RUN)
+    def post(self, request: Request, pk: int) -> Response:
+        run = _run(self.org, pk)
+        body = request.data if isinstance(request.data, dict) else {}
+        if not isinstance(body.get("status"), str):
+            raise ValidationFailed("status must be succeeded, failed or cancelled.")
+        error = body.get("error") or ""
+        if not isinstance(error, str):
+            raise ValidationFailed("error must be a string.")
+        run = run_close(
+            run=run,
+            status=body["status"],
+            error=error,
+            output=body.get("output"),
+            actor=self.request.auth,
+        )
+        return Response(run_body(run))

@@ -21,3 +21,31 @@ class ResourceStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     PAUSED = "paused", "Paused"
     ARCHIVED = "archived", "Archived"
+
+
+class RunTrigger(models.TextChoices):
+    WEB = "web", "Web"
+    SLACK = "slack", "Slack"
+    SCHEDULE = "schedule", "Schedule"
+    API = "api", "API"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    DENIED = "denied", "Denied"
+
+
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class EventKind(models.TextChoices):
+    LOG = "log", "Log line"
+    TOOL_CALL = "tool_call", "Tool call"
+
+
+class PayloadDirection(models.TextChoices):
+    INPUT = "input", "Input"
+    OUTPUT = "output", "Output"

@@ -9,7 +9,14 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from workspace.choices import LEVEL_PERMISSION, ResourceStatus
+from workspace.choices import (
+    LEVEL_PERMISSION,
+    EventKind,
+    PayloadDirection,
+    ResourceStatus,
+    RunStatus,
+    RunTrigger,
+)
 
 SHARE_PERMISSIONS = [
     (codename, f"Shared as {level}") for level, codename in LEVEL_PERMISSION.items()
@@ -146,3 +153,76 @@ class WorkflowUserShare(UserObjectPermissionBase):
 
 class WorkflowTeamShare(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Workflow, on_delete=models.CASCADE)
+
+
+class Run(models.Model):
+    """One execution of an agent or a workflow, opened and closed by the runtime (or recorded
+    as denied when a schedule's member may no longer run it)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True)
+    workflow = models.ForeignKey(Workflow, on_delete=models.SET_NULL, null=True, blank=True)
+    resource_name = models.CharField(max_length=200)  # kept when the agent or workflow goes
+    team = models.ForeignKey(
+        "orgs.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    member = models.ForeignKey(
+        "orgs.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    events_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "-id"], name="run_org_newest"),
+            models.Index(fields=["org", "status", "-id"], name="run_org_status"),
+            models.Index(fields=["agent", "-id"], name="run_agent"),
+            models.Index(fields=["workflow", "-id"], name="run_workflow"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.resource_name}"
+
+
+class RunEvent(models.Model):
+    """A log line or a tool call of a run: metadata only (integration metadata and run logs for
+    retention); bodies are RunPayload rows."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    level = models.CharField(max_length=16, blank=True)
+    message = models.CharField(max_length=2000, blank=True)
+    integration = models.CharField(max_length=32, blank=True)
+    action = models.CharField(max_length=100, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runevent_run_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.seq} of run {self.run_id}"
+
+
+class RunPayload(models.Model):
+    """Input or output content of a run or of one of its tool calls, stored apart from the
+    metadata (retention treats payloads as their own category), with its size and SHA-256."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="payloads")
+    event = models.ForeignKey(
+        RunEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="payloads"
+    )
+    direction = models.CharField(max_length=8, choices=PayloadDirection.choices)
+    content = models.TextField(blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.direction} of run {self.run_id}"
