@@ -11,7 +11,8 @@ An action is allowed when all of these hold:
    roles (`integrations.use.<slug>`), and the object is active.
 
 `decide_many()` answers a batch in two SQL statements whatever its size: one for the members
-(RBAC role, custom roles' permissions, teams), one UNION for the objects and their shares.
+(RBAC role, custom roles' permissions, teams), one UNION for the objects and their shares
+(written out in workspace.rows, where the measured reason is).
 Nothing is cached, so a grant or a revoke counts at the very next decision."""
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, IntegerField, JSONField, Q, Value
-from django.db.models.functions import Cast
+from django.db.models import Q
 
 from orgs.choices import RbacRole
 from orgs.models import Membership, Organization
 from orgs.rbac import CATALOG_CODES, INTEGRATIONS
+from workspace import rows
 from workspace.choices import LEVEL_PERMISSION, LEVEL_RANK, ResourceStatus, ShareLevel
 from workspace.models import (
     Agent,
@@ -116,24 +117,13 @@ class _Object:
 
 
 def _members(org: Organization, keys: set[int | str]) -> dict[int | str, _Member]:
-    """Query 1: the members (by id or e-mail), their RBAC role, their custom roles'
+    """Statement 1: the members (by id or e-mail), their RBAC role, their custom roles'
     permissions and teams. Keyed by id and by lower-cased e-mail."""
     out: dict[int | str, _Member] = {}
-    ids = {k for k in keys if isinstance(k, int)}
-    emails = {k.strip().lower() for k in keys if isinstance(k, str)}
-    rows = Membership.objects.filter(
-        Q(pk__in=ids) | Q(user__email__lower__in=emails), org=org
-    ).values_list(
-        "id",
-        "user__email",
-        "user_id",
-        "role",
-        "is_active",
-        "role_assignments__role__permissions",
-        "team_memberships__team_id",
-    )
-    for mid, email, uid, role, active, perms, team_id in rows:
-        m = out.setdefault(mid, _Member(mid, uid, role, active))
+    ids = sorted(k for k in keys if isinstance(k, int))
+    emails = sorted({k.strip().lower() for k in keys if isinstance(k, str)})
+    for mid, email, uid, role, active, perms, team_id in rows.member_rows(org.pk, ids, emails):
+        m = out.setdefault(mid, _Member(mid, uid, role, bool(active)))
         out[email.lower()] = m
         if perms:
             m.permissions.update(p for p in perms if p in CATALOG_CODES)
@@ -143,62 +133,11 @@ def _members(org: Organization, keys: set[int | str]) -> dict[int | str, _Member
 
 
 def _objects(org: Organization, wanted: dict[str, set[int]]) -> dict[tuple[str, int], _Object]:
-    """Query 2: the objects and their shares, as one UNION ALL: a row per object
-    (kind, id, "object", team, owner, status/name, integrations) and a row per share
-    (kind, object id, "user" or "team", principal, -, codename, -)."""
-    parts = []
-    for kind, ids in wanted.items():
-        if not ids:
-            continue
-        model, user_share, team_share = {
-            "agent": (Agent, AgentUserShare, AgentTeamShare),
-            "workflow": (Workflow, WorkflowUserShare, WorkflowTeamShare),
-        }[kind]
-        uses = "integrations" if kind == "agent" else "steps"
-        parts.append(
-            model.objects.filter(org=org, pk__in=ids).values_list(
-                Value(kind),
-                "id",
-                Value("object"),
-                Cast(F("team_id"), IntegerField()),
-                Cast(F("owner_id"), IntegerField()),
-                F("status"),
-                F("name"),
-                Cast(F(uses), JSONField()),
-            )
-        )
-        parts.append(
-            user_share.objects.filter(content_object_id__in=ids).values_list(
-                Value(kind),
-                "content_object_id",
-                Value("user"),
-                Cast(F("user_id"), IntegerField()),
-                Value(None, output_field=IntegerField()),
-                F("permission__codename"),
-                Value(""),
-                Value(None, output_field=JSONField()),
-            )
-        )
-        parts.append(
-            team_share.objects.filter(
-                content_object_id__in=ids, group__team__isnull=False
-            ).values_list(
-                Value(kind),
-                "content_object_id",
-                Value("team"),
-                Cast(F("group__team__id"), IntegerField()),
-                Value(None, output_field=IntegerField()),
-                F("permission__codename"),
-                Value(""),
-                Value(None, output_field=JSONField()),
-            )
-        )
-    if not parts:
-        return {}
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    """Statement 2: the objects and their shares, as one UNION ALL (workspace.rows)."""
     objects: dict[tuple[str, int], _Object] = {}
     shares: list[tuple[str, int, str, int, str]] = []
-    for kind, oid, row, a, b, text, name, uses in query:
+    found = rows.object_rows(org.pk, {k: sorted(v) for k, v in wanted.items()})
+    for kind, oid, row, a, b, text, name, uses in found:
         if row == "object":
             if kind == "workflow":
                 uses = sorted(
