@@ -15,6 +15,10 @@ app.conf.beat_schedule = {
         "task": "identity.tasks.sessions_clear_expired",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "schedules-fire": {
+        "task": "workspace.tasks.schedules_fire",
+        "schedule": crontab(),  # every minute
+    },
     "domains-recheck": {
         "task": "orgs.tasks.domains_recheck",
         "schedule": crontab(minute=10, hour=4),

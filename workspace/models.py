@@ -226,3 +226,32 @@ class RunPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} of run {self.run_id}"
+
+
+class Schedule(models.Model):
+    """An agent or a workflow run on a cron expression in a time zone, as a named member whose
+    access is decided again at each firing (a denied firing is recorded as a denied run)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, null=True, blank=True)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, null=True, blank=True)
+    cron = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    run_as = models.ForeignKey("orgs.Membership", on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField()
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["enabled", "next_run_at"], name="schedule_due"),
+            models.Index(fields=["org", "id"], name="schedule_org_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cron} ({self.time_zone})"
