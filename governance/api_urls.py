@@ -47,6 +47,7 @@ urlpatterns = [
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
     path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),
+    path("explain/", workspace.ExplainView.as_view(), name="explain"),
     path("runs/", workspace.RunListView.as_view(), name="run-list"),
     path("runs/<int:pk>/", workspace.RunDetailView.as_view(), name="run-detail"),
     path("runs/<int:pk>/events/", workspace.RunEventsView.as_view(), name="run-events"),

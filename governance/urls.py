@@ -10,6 +10,7 @@ from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, teams
 from scim.views import ScimSettingsView, ScimTokenRevokeView
 from sso.views import settings as sso
+from workspace import views as workspace
 
 org_patterns = [
     path("", views.OverviewView.as_view(), name="overview"),
@@ -77,6 +78,8 @@ org_patterns = [
     path("api-keys/<int:pk>/revoke/", api_keys.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
     # audit log
     path("audit/", AuditLogView.as_view(), name="audit_log"),
+    # workspace
+    path("explain/", workspace.ExplainerView.as_view(), name="explain"),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),

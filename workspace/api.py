@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import NotFound, PermissionDenied, ValidationFailed
 from core.input import as_id
+from orgs import rbac
 from orgs.api.auth import ServiceKeyAuthentication
+from orgs.api.views import OrgAPIView
 from orgs.models import Membership
 from workspace.choices import RunTrigger
 from workspace.decisions import ACTIONS, KINDS, Question, decide_many
+from workspace.explainer import explain
 from workspace.models import Run
 from workspace.services.runs import resource_of, run_close, run_events_append, run_open
 
@@ -262,3 +265,40 @@ class RunCloseView(RuntimeAPIView):
             actor=self.request.auth,
         )
         return Response(run_body(run))
+
+
+class ExplainView(OrgAPIView):
+    """The explainer (member API keys): why can (or can't) a member do an action on an agent
+    or workflow. Anyone may ask about themselves; asking about others needs `admin.roles`."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("member", str, description="membership id or e-mail (default: you)"),
+            OpenApiParameter("action", str, required=True, description="e.g. agent.run"),
+            OpenApiParameter("resource", str, description='"agent:12" or "workflow:7"'),
+            OpenApiParameter("integration", str, description="for integration.use"),
+        ],
+        responses=inline_serializer("Explanation", {"allowed": serializers.BooleanField()}),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        me = request.auth.membership
+        raw = params.get("member")
+        member = me if raw in (None, "") else _member(self.org, raw)
+        if member.pk != me.pk and not rbac.may(me, "admin.roles"):
+            raise PermissionDenied("Explaining another member needs the admin.roles permission.")
+        question = _question(
+            {
+                "member": member.pk,
+                "action": params.get("action"),
+                "resource": params.get("resource"),
+                "integration": params.get("integration"),
+            },
+            "the question",
+        )
+        member = Membership.objects.select_related("user").get(pk=member.pk)
+        return Response(
+            explain(
+                self.org, member, question.action, question.resource, question.integration
+            ).as_dict()
+        )
