@@ -57,6 +57,7 @@ org_patterns = [
     # custom roles
     path("roles/", roles.RoleListView.as_view(), name="roles"),
     path("roles/new/", roles.RoleEditView.as_view(), name="role_new"),
+    path("roles/templates/", roles.RoleTemplatesView.as_view(), name="role_templates"),
     path("roles/<int:pk>/", roles.RoleEditView.as_view(), name="role_edit"),
     path("roles/<int:pk>/delete/", roles.RoleDeleteView.as_view(), name="role_delete"),
     # teams

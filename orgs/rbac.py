@@ -94,3 +94,31 @@ def is_admin(membership: object) -> bool:
     return bool(
         membership is not None and membership.is_active and membership.role == RbacRole.ADMIN
     )
+
+
+# Built-in role templates, offered when an organization is created (manage.py org_create) and on
+# the Custom roles page. "Org Admin" holds every delegable admin capability as a custom role, so
+# an IdP group can map to it (SCIM itself never grants the RBAC admin role).
+ROLE_TEMPLATES: dict[str, tuple[str, list[str]]] = {
+    "Builder": (
+        "Creates and modifies agents and workflows, and runs them.",
+        [
+            "agents.create",
+            "agents.edit",
+            "agents.run",
+            "workflows.build",
+            "workflows.execute",
+            "schedules.manage",
+            "integrations.use.slack",
+        ],
+    ),
+    "Consumer": (
+        "Runs agents and workflows (from Slack or the web); cannot edit logic, change data "
+        "sources or touch security settings.",
+        ["agents.run", "workflows.execute", "integrations.use.slack"],
+    ),
+    "Org Admin": (
+        "Every delegable admin capability, as a custom role an IdP group can map to.",
+        sorted(c.code for c in CATALOG if c.code.startswith("admin.")),
+    ),
+}

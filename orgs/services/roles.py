@@ -11,6 +11,7 @@ from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import Conflict
 from core.input import clean_block
+from orgs import rbac
 from orgs.models import CustomRole, Organization, name_key
 from orgs.services.guards import require_grantable
 from orgs.services.names import clean_name, clean_permissions, ensure_name_free
@@ -109,3 +110,23 @@ def custom_role_delete(*, role: CustomRole, actor: Actor | None) -> None:
         },
     )
     role.delete()
+
+
+@transaction.atomic
+def role_templates_create(*, org: Organization, actor: Actor | None) -> list[CustomRole]:
+    """The built-in templates (orgs.rbac.ROLE_TEMPLATES) this organization does not have yet,
+    by name; each is an ordinary custom role afterwards, audited like one."""
+    have = set(CustomRole.objects.filter(org=org).values_list("name_key", flat=True))
+    made = []
+    for name, (description, permissions) in rbac.ROLE_TEMPLATES.items():
+        if name_key(name) not in have:
+            made.append(
+                custom_role_create(
+                    org=org,
+                    name=name,
+                    description=description,
+                    permissions=permissions,
+                    actor=actor,
+                )
+            )
+    return made

@@ -95,3 +95,16 @@ class RoleDeleteView(OrgActionView):
         role = found(selectors.custom_role_get(org=self.org, pk=pk), "custom role")
         roles.custom_role_delete(role=role, actor=request.user)
         return f"Custom role {role.name} was deleted."
+
+
+class RoleTemplatesView(OrgActionView):
+    """Add the built-in Builder, Consumer and Org Admin roles this organization lacks."""
+
+    capability = "admin.roles"
+    back = "roles"
+
+    def act(self, request: HttpRequest) -> str:
+        made = roles.role_templates_create(org=self.org, actor=request.user)
+        if not made:
+            return "Every built-in role is already here."
+        return "Added " + ", ".join(role.name for role in made) + "."

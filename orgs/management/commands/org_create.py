@@ -9,6 +9,7 @@ from core.management import JsonCommand
 from orgs.choices import RbacRole
 from orgs.services.members import membership_add
 from orgs.services.orgs import org_create
+from orgs.services.roles import role_templates_create
 
 
 class Command(JsonCommand):
@@ -21,6 +22,11 @@ class Command(JsonCommand):
         parser.add_argument("slug")
         parser.add_argument("--name", required=True)
         parser.add_argument("--admin-email", required=True)
+        parser.add_argument(
+            "--no-role-templates",
+            action="store_true",
+            help="do not create the built-in Builder, Consumer and Org Admin custom roles",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         actor = self.actor()
@@ -29,6 +35,9 @@ class Command(JsonCommand):
             added = membership_add(
                 org=org, email=opts["admin_email"], role=RbacRole.ADMIN, actor=actor
             )
+            templates = (
+                [] if opts["no_role_templates"] else role_templates_create(org=org, actor=actor)
+            )
         self.emit(
             {
                 "org": org.slug,
@@ -36,5 +45,6 @@ class Command(JsonCommand):
                 "admin_email": added.membership.user.email,
                 "one_time_password": added.one_time_password,
                 "password_change_required": added.one_time_password is not None,
+                "custom_roles": [role.name for role in templates],
             }
         )
