@@ -81,6 +81,20 @@ org_patterns = [
     path("audit/", AuditLogView.as_view(), name="audit_log"),
     # workspace
     path("explain/", workspace.ExplainerView.as_view(), name="explain"),
+    path("agents/", workspace.ResourceListView.as_view(kind="agent"), name="agents"),
+    path(
+        "agents/<int:pk>/",
+        workspace.ResourceDetailView.as_view(kind="agent"),
+        name="agent_detail",
+    ),
+    path("workflows/", workspace.ResourceListView.as_view(kind="workflow"), name="workflows"),
+    path(
+        "workflows/<int:pk>/",
+        workspace.ResourceDetailView.as_view(kind="workflow"),
+        name="workflow_detail",
+    ),
+    path("runs/", workspace.RunListView.as_view(), name="runs"),
+    path("runs/<int:pk>/", workspace.RunDetailView.as_view(), name="run_detail"),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),

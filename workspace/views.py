@@ -1,17 +1,29 @@
-"""Dashboard pages of the workspace (more arrive with the rest of the issue): the explainer."""
+"""Dashboard pages of the workspace: agents, workflows, runs and the explainer. Each page shows
+only what the viewer may see; the server refuses the rest anyway."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.input import as_id
 from orgs import rbac
-from orgs.access import OrgView
-from orgs.models import Membership
-from workspace.decisions import ACTIONS, KINDS
+from orgs.access import OrgView, found
+from orgs.models import Membership, Team
+from workspace.choices import ResourceStatus, RunStatus, RunTrigger
+from workspace.decisions import ACTIONS, KINDS, Question, decide, decide_many, visible_q
 from workspace.explainer import explain
-from workspace.models import Agent, Workflow
+from workspace.models import (
+    Agent,
+    AgentTeamShare,
+    AgentUserShare,
+    Run,
+    Workflow,
+    WorkflowTeamShare,
+    WorkflowUserShare,
+)
 
 
 class ExplainerView(OrgView):
@@ -68,3 +80,172 @@ class ExplainerView(OrgView):
             },
             status=400 if error else 200,
         )
+
+
+class ResourceListView(OrgView):
+    """Agents or workflows the viewer may at least view (the rest are not listed: the server
+    refuses them anyway), filterable by team, status and name."""
+
+    kind = "agent"
+    page_size = 50
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        model = Agent if self.kind == "agent" else Workflow
+        qs = (
+            model.objects.filter(org=self.org)
+            .filter(visible_q(self.membership, self.kind))
+            .select_related("team", "owner__user")
+            .order_by("name", "id")
+        )
+        team = as_id(request.GET.get("team"))
+        if team:
+            qs = qs.filter(team_id=team)
+        status = request.GET.get("status", "")
+        if status in ResourceStatus.values:
+            qs = qs.filter(status=status)
+        q = (request.GET.get("q") or "").strip()[:200]
+        if q:
+            qs = qs.filter(name__icontains=q)
+        page = Paginator(qs, self.page_size).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "workspace/resources.html",
+            {
+                "kind": self.kind,
+                "page": page,
+                "teams": Team.objects.filter(org=self.org)
+                .order_by("name_key")
+                .values_list("pk", "name")[:500],
+                "statuses": ResourceStatus.values,
+                "params": request.GET,
+                "can_create": decide(
+                    self.org, Question(self.membership.pk, f"{self.kind}.create")
+                ).allowed,
+            },
+        )
+
+
+class ResourceDetailView(OrgView):
+    """One agent or workflow: its definition, its versions with their diffs, its shares and its
+    latest runs. A 404 for anyone who may not view it."""
+
+    kind = "agent"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        model = Agent if self.kind == "agent" else Workflow
+        obj = found(
+            model.objects.filter(org=self.org, pk=as_id(pk) or 0)
+            .select_related("team", "owner__user")
+            .first(),
+            self.kind,
+        )
+        answers = decide_many(
+            self.org,
+            [
+                Question(self.membership.pk, f"{self.kind}.{action}", resource=(self.kind, obj.pk))
+                for action in (
+                    "view",
+                    "edit",
+                    "share",
+                    "run" if self.kind == "agent" else "execute",
+                )
+            ],
+        )
+        if not answers[0].allowed:
+            raise Http404(f"No such {self.kind}.")
+        share_model = AgentUserShare if self.kind == "agent" else WorkflowUserShare
+        team_share_model = AgentTeamShare if self.kind == "agent" else WorkflowTeamShare
+        runs = (
+            Run.objects.filter(**{self.kind: obj})
+            .select_related("member__user")
+            .order_by("-id")[:20]
+        )
+        return render(
+            request,
+            "workspace/resource_detail.html",
+            {
+                "kind": self.kind,
+                "obj": obj,
+                "versions": obj.versions.order_by("-version")[:20],
+                "user_shares": share_model.objects.filter(content_object=obj).select_related(
+                    "user", "permission"
+                ),
+                "team_shares": team_share_model.objects.filter(content_object=obj).select_related(
+                    "group__team", "permission"
+                ),
+                "runs": runs,
+                "may_edit": answers[1].allowed,
+                "may_share": answers[2].allowed,
+                "may_run": answers[3].allowed,
+            },
+        )
+
+
+class RunListView(OrgView):
+    """Runs the viewer may see (every run for an admin; otherwise their own and those of the
+    agents and workflows they may view), filterable by status and trigger."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        qs = Run.objects.filter(org=self.org)
+        if not rbac.is_admin(self.membership):
+            qs = qs.filter(
+                Q(member=self.membership)
+                | Q(
+                    agent__in=Agent.objects.filter(org=self.org).filter(
+                        visible_q(self.membership, "agent")
+                    )
+                )
+                | Q(
+                    workflow__in=Workflow.objects.filter(org=self.org).filter(
+                        visible_q(self.membership, "workflow")
+                    )
+                )
+            )
+        status = request.GET.get("status", "")
+        if status in RunStatus.values:
+            qs = qs.filter(status=status)
+        trigger = request.GET.get("trigger", "")
+        if trigger in RunTrigger.values:
+            qs = qs.filter(trigger=trigger)
+        agent = as_id(request.GET.get("agent"))
+        if agent:
+            qs = qs.filter(agent_id=agent)
+        page = Paginator(qs.select_related("member__user", "team").order_by("-id"), 50).get_page(
+            request.GET.get("page")
+        )
+        return render(
+            request,
+            "workspace/runs.html",
+            {
+                "page": page,
+                "statuses": RunStatus.values,
+                "triggers": RunTrigger.values,
+                "params": request.GET,
+            },
+        )
+
+
+class RunDetailView(OrgView):
+    """A run's timeline: its log lines and tool calls in order (payload bodies are not shown
+    here: sizes and hashes only)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = found(
+            Run.objects.filter(org=self.org, pk=as_id(pk) or 0)
+            .select_related("member__user")
+            .first(),
+            "run",
+        )
+        if not rbac.is_admin(self.membership) and run.member_id != self.membership.pk:
+            kind, obj_id = (
+                ("agent", run.agent_id) if run.agent_id else ("workflow", run.workflow_id)
+            )
+            if (
+                obj_id is None
+                or not decide(
+                    self.org, Question(self.membership.pk, f"{kind}.view", resource=(kind, obj_id))
+                ).allowed
+            ):
+                raise Http404("No such run.")
+        events = run.events.order_by("seq")[:1000]
+        return render(request, "workspace/run_detail.html", {"run": run, "events": events})
