@@ -37,3 +37,9 @@ def audit_change(data: dict[str, Any] | None) -> list[str]:
             lines.append(f"{key}: {_short(old[key])} (removed)")
     lines += [f"{k}: {_short(v)}" for k, v in data.items() if k not in {"old", "new"}]
     return lines
+
+
+@register.filter
+def audit_value(value: Any) -> str:
+    """One value as people read it (lists joined, objects as key=value, never a repr)."""
+    return _short(value)
