@@ -34,6 +34,8 @@ class AuditAction(models.TextChoices):
     TEAM_RENAMED = "team.renamed", "Team renamed"
     TEAM_DELETED = "team.deleted", "Team deleted"
     ACCESS_DENIED = "access.denied", "Denied attempt"
+    VIEW_AS_STARTED = "admin.view_as_started", "Admin started viewing as a member"
+    VIEW_AS_STOPPED = "admin.view_as_stopped", "Admin stopped viewing as a member"
     SERVICE_KEY_CREATED = "service_key.created", "Service key created"
     SERVICE_KEY_REVOKED = "service_key.revoked", "Service key revoked"
     AGENT_CREATED = "agent.created", "Agent created"

@@ -40,6 +40,24 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('sso:login')}?reauth=1&next={quote(request.get_full_path())}")
 
 
+VIEW_AS_SESSION = "view_as"
+
+
+def viewing_as(request: HttpRequest, membership: Membership) -> Membership | None:
+    """The member an admin is viewing the organization as, or None. Only an active RBAC admin's
+    session can carry it, and only for this organization and an active member of it."""
+    state = request.session.get(VIEW_AS_SESSION)
+    if not isinstance(state, dict) or state.get("org") != membership.org_id:
+        return None
+    if not rbac.is_admin(membership):
+        return None
+    return (
+        Membership.objects.select_related("user", "org")
+        .filter(org_id=membership.org_id, pk=state.get("membership"), is_active=True)
+        .first()
+    )
+
+
 def found(obj: T | None, what: str) -> T:
     """The object a scoped selector returned, or a 404 (unknown, or another org's)."""
     if obj is None:
@@ -52,6 +70,7 @@ class OrgView(LoginRequiredMixin, View):
     an org the viewer is not active in, is a 404: nothing about it leaks."""
 
     capability: str | None = None
+    allowed_while_viewing = False  # the "stop viewing as" action
     org: Organization
     membership: Membership
 
@@ -63,6 +82,20 @@ class OrgView(LoginRequiredMixin, View):
             raise Http404("No such organization.")
         if not session_reaches(membership, request.session):
             return reauthenticate(request)
+        viewed = viewing_as(request, membership)
+        if viewed is not None:
+            # "View as": the pages as that member sees them, read-only; the admin's own
+            # membership stays on the request for the banner and the way back.
+            request.real_membership = membership  # type: ignore[attr-defined]
+            request.viewing_as = viewed  # type: ignore[attr-defined]
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not self.allowed_while_viewing:
+                messages.error(
+                    request,
+                    f"You are viewing as {viewed.user.email}: the dashboard is read-only. "
+                    "Stop viewing as them to make changes.",
+                )
+                return redirect(reverse("governance:me", args=[membership.org.slug]))
+            membership = viewed
         self.membership = membership
         self.org = membership.org
         request.org = membership.org  # type: ignore[attr-defined]

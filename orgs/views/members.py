@@ -5,17 +5,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
 from core.exceptions import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from orgs import rbac, selectors
-from orgs.access import OrgActionView, OrgView, found
+from orgs.access import VIEW_AS_SESSION, OrgActionView, OrgView, found
 from orgs.choices import AssignmentSource
 from orgs.forms import MemberAddForm, MemberRoleForm
 from orgs.models import CustomRole, Membership, Team
-from orgs.services import assignments, invitations, members
+from orgs.services import assignments, invitations, members, view_as
 from orgs.services.invitations import InvitationMade
 
 PAGE_SIZE = 25
@@ -197,3 +198,31 @@ class MemberTeamView(MemberActionView):
         verb = assignments.team_member_add if self.held else assignments.team_member_remove
         verb(team=team, membership=member, actor=request.user)
         return "Teams saved."
+
+
+class ViewAsStartView(MemberActionView):
+    """Start viewing the dashboard as this member (admins; read-only; audited)."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        member = self.member(pk)
+        try:
+            view_as.view_as_start(admin=self.membership, member=member, actor=request.user)
+        except ServiceError as exc:
+            self.fail(exc)
+            return redirect(reverse("governance:member_detail", args=[self.org.slug, pk]))
+        request.session[VIEW_AS_SESSION] = {"org": self.org.pk, "membership": member.pk}
+        return redirect(reverse("governance:me", args=[self.org.slug]))
+
+
+class ViewAsStopView(OrgActionView):
+    """Stop viewing as; allowed while viewing (it is the way back)."""
+
+    allowed_while_viewing = True
+    back = "members"
+
+    def act(self, request: HttpRequest) -> str:
+        viewed = getattr(request, "viewing_as", None)
+        request.session.pop(VIEW_AS_SESSION, None)
+        admin = getattr(request, "real_membership", self.membership)
+        view_as.view_as_stop(admin=admin, member=viewed, actor=request.user)
+        return "You see the dashboard as yourself again."
