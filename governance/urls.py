@@ -95,6 +95,17 @@ org_patterns = [
         workspace.ResourceDetailView.as_view(kind="workflow"),
         name="workflow_detail",
     ),
+    path("integrations/", workspace.IntegrationsView.as_view(), name="integrations"),
+    path(
+        "integrations/connect/",
+        workspace.IntegrationConnectView.as_view(),
+        name="integration_connect",
+    ),
+    path(
+        "integrations/<int:pk>/disconnect/",
+        workspace.IntegrationDisconnectView.as_view(),
+        name="integration_disconnect",
+    ),
     path("runs/", workspace.RunListView.as_view(), name="runs"),
     path("runs/<int:pk>/", workspace.RunDetailView.as_view(), name="run_detail"),
     # SSO
