@@ -111,4 +111,18 @@ def test_demo_seed_is_idempotent(db, settings, tmp_path):
     assert first["admin_password"] == second["admin_password"]
     org = Organization.objects.get(slug="acme")
     assert org.memberships.count() == 5 and org.custom_roles.count() == 3
+    # The workspace, made through the same services: three weeks of runs, a schedule, shares.
+    from workspace.models import Agent, IntegrationConnection, Run, Schedule, Workflow
+
+    assert (
+        Agent.objects.filter(org=org).count() == 2 and Workflow.objects.filter(org=org).count() == 1
+    )
+    assert IntegrationConnection.objects.filter(org=org).count() == 4
+    assert Schedule.objects.filter(org=org).count() == 1
+    runs = Run.objects.filter(org=org)
+    assert runs.count() == 63 and runs.filter(status="failed").exists()
+    assert (
+        max(runs.values_list("started_at", flat=True))
+        - min(runs.values_list("started_at", flat=True))
+    ).days >= 19
     assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o777 == 0o600

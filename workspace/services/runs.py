@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -78,10 +79,12 @@ def run_open(
     resource: Governed,
     trigger: str,
     input: Any = None,
+    started_at: datetime | None = None,
     actor: Actor | None,
 ) -> Run:
     """Open a run when the member may run the agent (or execute the workflow) now; otherwise
-    the attempt is audited as denied and PermissionDenied carries the reasons."""
+    the attempt is audited as denied and PermissionDenied carries the reasons. `started_at`:
+    when the runtime started it, if earlier than now (a backfill, the demo's history)."""
     if trigger not in RunTrigger.values:
         raise ValidationFailed(f"trigger must be one of {', '.join(RunTrigger.values)}.")
     kind = "agent" if isinstance(resource, Agent) else "workflow"
@@ -106,6 +109,7 @@ def run_open(
             team_id=resource.team_id,
             member=member,
             trigger=trigger,
+            started_at=min(started_at, timezone.now()) if started_at else timezone.now(),
         )
         if input is not None:
             _payload(run, PayloadDirection.INPUT, input).save()
@@ -233,7 +237,13 @@ def run_events_append(*, run: Run, events: list[Any]) -> int:
 
 
 def run_close(
-    *, run: Run, status: str, error: str = "", output: Any = None, actor: Actor | None
+    *,
+    run: Run,
+    status: str,
+    error: str = "",
+    output: Any = None,
+    ended_at: datetime | None = None,
+    actor: Actor | None,
 ) -> Run:
     if status not in FINISHED:
         raise ValidationFailed(f"status must be one of {', '.join(FINISHED)}.")
@@ -242,7 +252,7 @@ def run_close(
         if run.status != RunStatus.RUNNING:
             raise Conflict(f"Run {run.pk} is already {run.status}.")
         run.status = status
-        run.ended_at = timezone.now()
+        run.ended_at = max(min(ended_at or timezone.now(), timezone.now()), run.started_at)
         run.error = clean_line(error, field="error", what="error", max_length=2000)
         run.save(update_fields=["status", "ended_at", "error"])
         if output is not None:
