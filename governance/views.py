@@ -18,6 +18,7 @@ from governance.health import broker_check
 from orgs import selectors as org_selectors
 from orgs.access import OrgView, has_admin_access
 from sso import selectors as sso_selectors
+from workspace import selectors as workspace_selectors
 
 
 @login_required
@@ -70,6 +71,7 @@ class OverviewView(OrgView):
                 "recent_events": recent,
                 "break_glass": glass,
                 "sso": sso_selectors.sso_connection(org=self.org),
+                "figures": workspace_selectors.daily_figures(org=self.org),
             },
         )
 

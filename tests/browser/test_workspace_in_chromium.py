@@ -81,3 +81,38 @@ def test_a_consumer_in_the_dashboard(live_server, page, screenshot, org, admin, 
     screenshot("workspace-explainer")
     response = page.goto(live_server.url + "/o/acme/settings/sso/")
     assert response.status == 403
+
+
+def test_the_overview_charts_draw_under_the_policy(live_server, page, screenshot, org, admin):
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    support = team_create(org=org, name="Support", actor=None)
+    agent = resource_create(
+        org=org,
+        kind="agent",
+        fields={"name": "Triage", "integrations": ["slack"], "team": support},
+        actor=admin.user,
+    )
+    for _ in range(3):
+        run_close(
+            run=run_open(org=org, member=admin, resource=agent, trigger="web", actor=None),
+            status="succeeded",
+            actor=None,
+        )
+    page.goto(live_server.url + "/login/")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.wait_for_function(
+        "window.Chart && window.Chart.getChart(document.getElementById('chart-runs'))"
+    )
+    drawn = page.evaluate(
+        "window.Chart.getChart(document.getElementById('chart-runs')).data.datasets"
+        ".map(d => [d.label, d.data.reduce((a, b) => a + b, 0)])"
+    )
+    assert drawn == [["Support", 3]]
+    assert page.evaluate("document.getElementById('chart-signins').width") > 0
+    screenshot("overview-charts")
+    assert violations == []
