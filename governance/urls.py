@@ -84,12 +84,44 @@ org_patterns = [
     # workspace
     path("explain/", workspace.ExplainerView.as_view(), name="explain"),
     path("agents/", workspace.ResourceListView.as_view(kind="agent"), name="agents"),
+    path("agents/new/", workspace.ResourceCreateView.as_view(kind="agent"), name="agent_new"),
+    path(
+        "agents/<int:pk>/edit/",
+        workspace.ResourceEditView.as_view(kind="agent"),
+        name="agent_edit",
+    ),
+    path("agents/<int:pk>/run/", workspace.ResourceRunView.as_view(kind="agent"), name="agent_run"),
+    path(
+        "agents/<int:pk>/share/",
+        workspace.ResourceShareView.as_view(kind="agent"),
+        name="agent_share",
+    ),
     path(
         "agents/<int:pk>/",
         workspace.ResourceDetailView.as_view(kind="agent"),
         name="agent_detail",
     ),
     path("workflows/", workspace.ResourceListView.as_view(kind="workflow"), name="workflows"),
+    path(
+        "workflows/new/",
+        workspace.ResourceCreateView.as_view(kind="workflow"),
+        name="workflow_new",
+    ),
+    path(
+        "workflows/<int:pk>/edit/",
+        workspace.ResourceEditView.as_view(kind="workflow"),
+        name="workflow_edit",
+    ),
+    path(
+        "workflows/<int:pk>/run/",
+        workspace.ResourceRunView.as_view(kind="workflow"),
+        name="workflow_run",
+    ),
+    path(
+        "workflows/<int:pk>/share/",
+        workspace.ResourceShareView.as_view(kind="workflow"),
+        name="workflow_share",
+    ),
     path(
         "workflows/<int:pk>/",
         workspace.ResourceDetailView.as_view(kind="workflow"),

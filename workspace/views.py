@@ -3,11 +3,17 @@ only what the viewer may see; the server refuses the rest anyway."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
+from core.exceptions import ServiceError, ValidationFailed
 from core.input import as_id
 from orgs import rbac
 from orgs.access import OrgActionView, OrgView, found
@@ -25,7 +31,8 @@ from workspace.models import (
     WorkflowTeamShare,
     WorkflowUserShare,
 )
-from workspace.services import connections
+from workspace.services import connections, resources
+from workspace.services.runs import run_open
 
 
 class ExplainerView(OrgView):
@@ -123,6 +130,7 @@ class ResourceListView(OrgView):
                 "can_create": decide(
                     self.org, Question(self.membership.pk, f"{self.kind}.create")
                 ).allowed,
+                "integrations": rbac.INTEGRATIONS,
             },
         )
 
@@ -177,6 +185,11 @@ class ResourceDetailView(OrgView):
                 ),
                 "runs": runs,
                 "may_edit": answers[1].allowed,
+                "integrations": rbac.INTEGRATIONS,
+                "teams": Team.objects.filter(org=self.org)
+                .order_by("name_key")
+                .values_list("pk", "name")[:500],
+                "steps_json": json.dumps(obj.steps, indent=2) if self.kind == "workflow" else "",
                 "may_share": answers[2].allowed,
                 "may_run": answers[3].allowed,
             },
@@ -299,3 +312,110 @@ class IntegrationDisconnectView(OrgActionView):
         )
         connections.connection_delete(connection=connection, actor=request.user)
         return f"{connection.label} is disconnected."
+
+
+def _fields_from_form(request: HttpRequest, kind: str, org: Any) -> dict[str, Any]:
+    """The editable fields a form posted (only those present)."""
+    post = request.POST
+    fields: dict[str, Any] = {}
+    for key in ("name", "description", "instructions", "model", "status"):
+        if key in post:
+            fields[key] = post.get(key, "")
+    if kind == "workflow":
+        fields.pop("instructions", None)
+        fields.pop("model", None)
+    if "integrations_present" in post and kind == "agent":
+        fields["integrations"] = post.getlist("integrations")
+    if "steps" in post and kind == "workflow":
+        try:
+            fields["steps"] = json.loads(post.get("steps") or "[]")
+        except ValueError as exc:
+            raise ValidationFailed(
+                'Steps are a JSON list: [{"integration": "slack", "action": "post_message"}].'
+            ) from exc
+    if "team" in post:
+        team = as_id(post.get("team"))
+        fields["team"] = team  # None: personal space
+    return fields
+
+
+class ResourceCreateView(OrgActionView):
+    kind = "agent"
+
+    @property
+    def back(self) -> str:  # type: ignore[override]
+        return f"{self.kind}s"
+
+    def act(self, request: HttpRequest) -> str:
+        obj = resources.resource_create(
+            org=self.org,
+            kind=self.kind,
+            fields=_fields_from_form(request, self.kind, self.org),
+            actor=request.user,
+        )
+        return f"{obj.name} is created."
+
+
+class ResourceEditView(OrgActionView):
+    kind = "agent"
+    back_with_pk = True
+
+    @property
+    def back(self) -> str:  # type: ignore[override]
+        return f"{self.kind}_detail"
+
+    def obj(self, pk: int) -> Any:
+        model = Agent if self.kind == "agent" else Workflow
+        return found(model.objects.filter(org=self.org, pk=as_id(pk) or 0).first(), self.kind)
+
+    def act(self, request: HttpRequest, pk: int) -> str:
+        obj = resources.resource_update(
+            obj=self.obj(pk),
+            fields=_fields_from_form(request, self.kind, self.org),
+            actor=request.user,
+        )
+        return f"Saved: {obj.name} is at version {obj.version}."
+
+
+class ResourceShareView(ResourceEditView):
+    def act(self, request: HttpRequest, pk: int) -> str:
+        obj = self.obj(pk)
+        level = request.POST.get("level") or None
+        email = (request.POST.get("member") or "").strip().lower()
+        team_id = as_id(request.POST.get("team"))
+        member = team = None
+        if email:
+            member = found(
+                Membership.objects.select_related("user")
+                .filter(org=self.org, user__email__lower=email)
+                .first(),
+                "member",
+            )
+        elif team_id:
+            team = found(Team.objects.filter(org=self.org, pk=team_id).first(), "team")
+        else:
+            raise ValidationFailed("Name a member (e-mail) or a team to share with.")
+        resources.share_set(obj=obj, level=level, member=member, team=team, actor=request.user)
+        who = member.user.email if member else f"team {team.name}"
+        return f"Shared with {who} as {level}." if level else f"The share with {who} is removed."
+
+
+class ResourceRunView(ResourceEditView):
+    """Run now, from the web: opens a run as the viewer (the runtime executes it), when the
+    decision function allows it; otherwise refused and audited as denied."""
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        obj = self.obj(kwargs["pk"])
+        try:
+            run = run_open(
+                org=self.org,
+                member=self.membership,
+                resource=obj,
+                trigger="web",
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            self.fail(exc)
+            return redirect(reverse(f"governance:{self.kind}_detail", args=[self.org.slug, obj.pk]))
+        messages.success(request, f"Run #{run.pk} is started.")
+        return redirect(reverse("governance:run_detail", args=[self.org.slug, run.pk]))

@@ -70,7 +70,14 @@ def test_a_consumer_in_the_dashboard(live_server, page, screenshot, org, admin, 
     page.click("nav.side >> text=Agents")
     page.click("text=Support triage")
     assert page.inner_text("#may").strip() == "view, run"  # not edit, not share
+    assert page.locator("#edit-form").count() == 0 and page.locator("#share-form").count() == 0
     screenshot("workspace-agent-as-consumer")
+    page.click("#run-now")  # seed 000: a Consumer runs the Support agent
+    page.wait_for_url(re.compile(r"/o/acme/runs/\d+/$"))
+    assert "is started" in page.inner_text(".messages")
+    page.goto(live_server.url + "/o/acme/integrations/")
+    assert page.locator("text=Connect an integration").count() == 0  # cannot connect one
+    page.goto(live_server.url + f"/o/acme/agents/{agent.pk}/")
     page.click(f"text=#{run.pk}")
     assert "zendesk.get_ticket" in page.inner_text("#timeline")
     screenshot("workspace-run-timeline")

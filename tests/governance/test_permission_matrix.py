@@ -109,6 +109,16 @@ WRITE_ONLY_PAGES = {
 }
 # The result page of an SSO test login has a one-time key in its URL: tested in tests/sso.
 WRITE_ONLY_PAGES |= {"sso_test_result"}
+WRITE_ONLY_PAGES |= {
+    "agent_new",
+    "agent_edit",
+    "agent_share",
+    "workflow_new",
+    "workflow_edit",
+    "workflow_share",
+    "agent_run",
+    "workflow_run",
+}
 
 API_ADMIN = {
     "admin": 200,
