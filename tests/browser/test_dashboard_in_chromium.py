@@ -24,6 +24,7 @@ def test_sign_in_deactivate_member_and_see_it_in_the_audit_log(
 
     page.click("text=member@acme.example")
     page.wait_for_url(re.compile(rf"/o/acme/members/{member.pk}/$"))
+    page.once("dialog", lambda dialog: dialog.accept())  # "Deactivate …?" is confirmed
     page.click("button:has-text('Deactivate member')")
     page.wait_for_selector(".messages .success")
     assert "is deactivated" in page.inner_text(".messages")
