@@ -18,6 +18,7 @@ org_patterns = [
     # members
     path("members/", members.MemberListView.as_view(), name="members"),
     path("members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+    path("members/search/", members.MemberSearchView.as_view(), name="member_search"),
     path("members/<int:pk>/view-as/", members.ViewAsStartView.as_view(), name="view_as"),
     path("view-as/stop/", members.ViewAsStopView.as_view(), name="view_as_stop"),
     path(

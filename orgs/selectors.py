@@ -216,3 +216,25 @@ def email_domain_verified_by(org: Organization, email: str) -> bool:
 
 def service_key_by_prefix(prefix: str) -> ServiceKey | None:
     return ServiceKey.objects.select_related("org").filter(prefix=prefix).first()
+
+
+def member_by_email(*, org: Organization, email: str) -> Membership | None:
+    return (
+        Membership.objects.select_related("user")
+        .filter(org=org, user__email__lower=normalize_email(email))
+        .first()
+    )
+
+
+def member_search(*, org: Organization, q: str, limit: int = 20) -> list[tuple[int, str, str]]:
+    """Active members whose e-mail starts with, or whose name contains, `q`: (id, e-mail,
+    name), at most `limit`, for pickers that search as you type (fast at 10,000 members)."""
+    text = (q or "").strip().lower()[:100]
+    if len(text) < 2:
+        return []
+    return list(
+        Membership.objects.filter(org=org, is_active=True)
+        .filter(Q(user__email__lower__startswith=text) | Q(user__full_name__icontains=text))
+        .order_by("user__email")
+        .values_list("id", "user__email", "user__full_name")[:limit]
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -226,3 +226,14 @@ class ViewAsStopView(OrgActionView):
         admin = getattr(request, "real_membership", self.membership)
         view_as.view_as_stop(admin=admin, member=viewed, actor=request.user)
         return "You see the dashboard as yourself again."
+
+
+class MemberSearchView(OrgView):
+    """Pickers that search as you type: up to 20 active members of this organization whose
+    e-mail starts with, or whose name contains, the query (at least two characters)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        found_members = selectors.member_search(org=self.org, q=request.GET.get("q", ""))
+        return JsonResponse(
+            {"results": [{"id": i, "email": e, "name": n} for i, e, n in found_members]}
+        )

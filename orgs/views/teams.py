@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from core.exceptions import NotFound, ServiceError
 from orgs import selectors
 from orgs.access import OrgActionView, OrgView, found
-from orgs.choices import AssignmentSource
 from orgs.forms import TeamForm
 from orgs.models import Team
 from orgs.services import assignments, teams
@@ -52,19 +51,13 @@ class TeamDetailView(OrgView):
     def get(self, request: HttpRequest, pk: int, form: TeamForm | None = None) -> HttpResponse:
         team = found(selectors.team_get(org=self.org, pk=pk), "team")
         rows = list(selectors.team_members(team=team))
-        in_team = {r.membership_id for r in rows if r.source == AssignmentSource.MANUAL}
-        candidates = [
-            m
-            for m in selectors.member_list(org=self.org, status="active").prefetch_related(None)
-            if m.pk not in in_team
-        ]
+        # No list of every member here: the picker searches as you type (members/search/).
         return render(
             request,
             "orgs/team_detail.html",
             {
                 "team": team,
                 "rows": rows,
-                "candidates": candidates,
                 "form": form or TeamForm(initial={"name": team.name}),
             },
             status=400 if form is not None and form.errors else 200,
@@ -110,7 +103,12 @@ class TeamMemberView(TeamActionView):
 
     def act(self, request: HttpRequest, pk: int) -> str:
         team = self.team(pk)
-        member = selectors.member_get(org=self.org, pk=request.POST.get("membership_id"))
+        email = (request.POST.get("member_email") or "").strip()
+        member = (
+            selectors.member_by_email(org=self.org, email=email)
+            if email
+            else selectors.member_get(org=self.org, pk=request.POST.get("membership_id"))
+        )
         if member is None:
             raise NotFound("That member does not exist in this organization.")
         if self.held:

@@ -44,3 +44,22 @@ def test_every_page_fits_a_phone(live_server, browser, admin, member):
         page.screenshot(path=str(ARTIFACTS / "members-390px.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_member_picker_searches_as_you_type(live_server, page, org, admin, member):
+    from orgs.services.teams import team_create
+
+    team = team_create(org=org, name="Data", actor=None)
+    page.goto(live_server.url + "/login/")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.goto(f"{live_server.url}/o/acme/teams/{team.pk}/")
+    page.fill("#add-member", "mem")
+    page.wait_for_selector("#add-member-options option", state="attached")
+    assert page.eval_on_selector_all(
+        "#add-member-options option", "os => os.map(o => o.value)"
+    ) == ["member@acme.example"]
+    page.fill("#add-member", "member@acme.example")
+    page.click("button:has-text('Add to team')")
+    page.wait_for_selector(".messages .success")
+    assert "joined Data" in page.inner_text(".messages")

@@ -60,6 +60,7 @@ PAGES = {
     "api_keys": ("/o/acme/api-keys/", EVERY_MEMBER),
     "audit_log": ("/o/acme/audit/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
+    "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
     "agents": ("/o/acme/agents/", EVERY_MEMBER),
     "agent_detail": ("/o/acme/agents/{agent}/", SUPPORT_OBJECT),
     "workflows": ("/o/acme/workflows/", EVERY_MEMBER),
