@@ -139,6 +139,18 @@ org_patterns = [
         workspace.IntegrationDisconnectView.as_view(),
         name="integration_disconnect",
     ),
+    path("schedules/", workspace.SchedulesView.as_view(), name="schedules"),
+    path("schedules/new/", workspace.ScheduleCreateView.as_view(), name="schedule_new"),
+    path(
+        "schedules/<int:pk>/toggle/",
+        workspace.ScheduleChangeView.as_view(change="toggle"),
+        name="schedule_toggle",
+    ),
+    path(
+        "schedules/<int:pk>/delete/",
+        workspace.ScheduleChangeView.as_view(change="delete"),
+        name="schedule_delete",
+    ),
     path("runs/", workspace.RunListView.as_view(), name="runs"),
     path("runs/<int:pk>/", workspace.RunDetailView.as_view(), name="run_detail"),
     # SSO

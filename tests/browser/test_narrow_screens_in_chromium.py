@@ -24,6 +24,12 @@ PAGES = [
     "settings/scim/",
     "settings/scim/mapping/",
     "audit/",
+    "agents/",
+    "workflows/",
+    "runs/",
+    "integrations/",
+    "schedules/",
+    "explain/",
 ]
 
 

@@ -67,6 +67,7 @@ PAGES = {
     "workflow_detail": ("/o/acme/workflows/{workflow}/", {**SUPPORT_OBJECT, "viewer": 404}),
     "integrations": ("/o/acme/integrations/", EVERY_MEMBER),
     "runs": ("/o/acme/runs/", EVERY_MEMBER),
+    "schedules": ("/o/acme/schedules/", EVERY_MEMBER),
     "run_detail": ("/o/acme/runs/{run}/", SUPPORT_OBJECT),
     "sso": ("/o/acme/settings/sso/", ADMIN_ONLY),
     "scim": ("/o/acme/settings/scim/", ADMIN_ONLY),
@@ -119,6 +120,9 @@ WRITE_ONLY_PAGES |= {
     "workflow_share",
     "agent_run",
     "workflow_run",
+    "schedule_new",
+    "schedule_toggle",
+    "schedule_delete",
 }
 
 API_ADMIN = {
