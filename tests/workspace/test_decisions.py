@@ -113,3 +113,14 @@ def test_other_organizations_members_and_objects_are_unknown(world, other_org, m
         other_org, Question(stranger.pk, "agent.view", resource=("agent", world["agent"].pk))
     )
     assert not theirs.allowed and "no such agent" in theirs.reasons[0]
+
+
+def test_actors_that_are_not_members_are_refused(world):
+    from orgs.models import ServiceKey
+    from orgs.services.service_keys import service_key_create
+    from workspace.services.resources import resource_create as create
+
+    service_key_create(org=world["org"], actor=world["admin"].user)
+    key = ServiceKey.objects.select_related("org").get()
+    with pytest.raises(PermissionDenied, match="only a member"):
+        create(org=world["org"], kind="agent", fields={"name": "By a key"}, actor=key)

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from audit.choices import AuditAction
 from audit.services import audit_record
-from core.actors import Actor
+from core.actors import Actor, SystemActor
 from core.exceptions import PermissionDenied
 from orgs.models import Membership, Organization
 from orgs.services.guards import acting_membership
@@ -24,10 +24,14 @@ def require(
     integration: str | None = None,
 ) -> Membership | None:
     """The acting membership when the action is allowed (None for the system, which may do
-    anything); otherwise the attempt is audited and PermissionDenied says why."""
+    anything); otherwise the attempt is audited and PermissionDenied says why. Any other actor
+    that is not a member (a SCIM token, a service key) is refused: they act on the workspace
+    only through doors that decide for a named member."""
     membership = acting_membership(actor, org)
     if membership is None:
-        return None
+        if actor is None or isinstance(actor, SystemActor):
+            return None
+        raise PermissionDenied(f"{action} refused: only a member of the organization may do it.")
     decision: Decision = decide(
         org, Question(membership.pk, action, resource=resource, integration=integration)
     )
