@@ -238,3 +238,13 @@ def member_search(*, org: Organization, q: str, limit: int = 20) -> list[tuple[i
         .order_by("user__email")
         .values_list("id", "user__email", "user__full_name")[:limit]
     )
+
+
+def role_holders(*, role: CustomRole, limit: int = 500) -> list[tuple[str, str, str]]:
+    """Who holds the role and why: (e-mail, status, source) per assignment, at most `limit`
+    (one query); a member holding it from several sources appears once per source."""
+    return list(
+        RoleAssignment.objects.filter(role=role)
+        .order_by("membership__user__email", "source")
+        .values_list("membership__user__email", "membership__is_active", "source")[:limit]
+    )

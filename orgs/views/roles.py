@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from core.exceptions import ServiceError
 from orgs import rbac, selectors
 from orgs.access import OrgActionView, OrgView, found
+from orgs.choices import AssignmentSource
 from orgs.forms import CustomRoleForm
 from orgs.models import CustomRole
 from orgs.services import roles
@@ -44,6 +45,12 @@ class RoleEditView(OrgView):
                 "role": role,
                 "catalog": rbac.catalog_groups(),
                 "checked": set(form["permissions"].value() or []),
+                "holders": [
+                    (email, active, AssignmentSource(source).label)
+                    for email, active, source in selectors.role_holders(role=role)
+                ]
+                if role
+                else [],
             },
             status=400 if form.errors else 200,
         )

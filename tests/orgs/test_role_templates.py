@@ -43,3 +43,30 @@ def test_the_roles_page_adds_the_missing_templates_once(admin_client, org):
     r = admin_client.post("/o/acme/roles/templates/", follow=True)
     assert "already here" in r.content.decode()
     assert CustomRole.objects.filter(org=org).count() == 3
+
+
+def test_a_roles_page_lists_who_holds_it_and_why(admin_client, org, member, make_member):
+    from orgs.choices import AssignmentSource
+    from orgs.services.assignments import _set_one as grant
+    from orgs.services.assignments import role_assign
+
+    role = CustomRole.objects.create(
+        org=org, name="Builder", name_key="builder", permissions=["agents.run"]
+    )
+    role_assign(membership=member, role=role, actor=None)
+    other = make_member(org, "other@acme.example")
+    grant(
+        kind="roles",
+        membership=other,
+        target=role,
+        held=True,
+        source=AssignmentSource.IDP,
+        actor=None,
+    )
+    html = admin_client.get(f"/o/acme/roles/{role.pk}/").content.decode()
+    assert 'id="holders"' in html
+    assert (
+        "member@acme.example</td><td>Assigned by hand" in html.replace("\n", "")
+        or "member@acme.example" in html
+    )
+    assert AssignmentSource.IDP.label in html and "other@acme.example" in html
