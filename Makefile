@@ -109,7 +109,7 @@ bench-scim: venv services
 # SCIM with stale planner statistics: a first import of 4,000 users over the API, autovacuum
 # off, no ANALYZE; the same list and lookup targets.
 bench-scim-stale: venv services
-	$(BIN)/python bench/scim.py --stale
+	$(BIN)/python bench/scim_stale.py
 
 # Mapping engine: 10k members, 200 groups, full resync and a 1,000-member group PATCH.
 bench-mapping: venv services

@@ -288,8 +288,8 @@ class ScimResourceView(ScimView):
         that list of ids. Not `id IN (subquery LIMIT …)` in one statement: with stale planner
         statistics (a new deployment's first import, before any ANALYZE) PostgreSQL turned that
         shape into a nested loop that re-ran the subquery per row (seconds per page); two simple
-        statements keep a plan that is linear whatever the statistics say (bench/scim.py
-        --stale measures it).
+        statements keep a plan that is linear whatever the statistics say
+        (bench/scim_stale.py measures it).
 
         A filtered page sorts its matches by `id + 0`, which no index provides: with stale
         statistics every index looks equally cheap, and ordering by plain `id` made the planner

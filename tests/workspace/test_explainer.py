@@ -61,3 +61,12 @@ def test_the_explainer_page(world):
     mine = Client()
     mine.force_login(world["consumer"].user)
     assert 'name="member"' not in mine.get("/o/acme/explain/").content.decode()
+
+
+def test_the_explainer_page_lists_only_what_the_viewer_may_see(world):
+    outsider = Client()
+    outsider.force_login(world["outsider"].user)
+    assert "Support triage" not in outsider.get("/o/acme/explain/").content.decode()
+    consumer = Client()
+    consumer.force_login(world["consumer"].user)
+    assert "Support triage" in consumer.get("/o/acme/explain/").content.decode()

@@ -9,7 +9,7 @@ from core.input import as_id
 from orgs import rbac
 from orgs.access import OrgView
 from orgs.models import Membership
-from workspace.decisions import ACTIONS, KINDS
+from workspace.decisions import ACTIONS, KINDS, visible_q
 from workspace.explainer import explain
 from workspace.models import (
     Agent,
@@ -57,12 +57,14 @@ class ExplainerView(OrgView):
                 "choices": [
                     (f"agent:{pk}", f"Agent: {name}")
                     for pk, name in Agent.objects.filter(org=self.org)
+                    .filter(visible_q(self.membership, "agent"))
                     .order_by("name")
                     .values_list("pk", "name")[:200]
                 ]
                 + [
                     (f"workflow:{pk}", f"Workflow: {name}")
                     for pk, name in Workflow.objects.filter(org=self.org)
+                    .filter(visible_q(self.membership, "workflow"))
                     .order_by("name")
                     .values_list("pk", "name")[:200]
                 ],
