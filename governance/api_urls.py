@@ -44,6 +44,8 @@ urlpatterns = [
     ),
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
+    path("service-keys/", views.ServiceKeyListView.as_view(), name="service-key-list"),
+    path("service-keys/<int:pk>/", views.ServiceKeyDetailView.as_view(), name="service-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
     path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),

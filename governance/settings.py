@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     # Bottom layer first; the README's Architecture section draws the layers.
+    "core",
     "audit",
     "identity",
     "orgs",

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from auditlog.views import AuditLogView
 from governance import views
 from mapping import views as mapping
-from orgs.views import api_keys, invitations, members, roles, teams
+from orgs.views import api_keys, invitations, members, roles, service_keys, teams
 from scim.views import ScimSettingsView, ScimTokenRevokeView
 from sso.views import settings as sso
 from workspace import views as workspace
@@ -81,6 +81,12 @@ org_patterns = [
     path("api-keys/", api_keys.ApiKeyView.as_view(), name="api_keys"),
     path("api-keys/<int:pk>/revoke/", api_keys.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
     # audit log
+    path("service-keys/", service_keys.ServiceKeyView.as_view(), name="service_keys"),
+    path(
+        "service-keys/<int:pk>/revoke/",
+        service_keys.ServiceKeyRevokeView.as_view(),
+        name="service_key_revoke",
+    ),
     path("audit/", AuditLogView.as_view(), name="audit_log"),
     # workspace
     path("explain/", workspace.ExplainerView.as_view(), name="explain"),

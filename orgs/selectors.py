@@ -103,6 +103,15 @@ def api_key_get(*, membership: Membership, pk: object) -> ApiKey | None:
     return api_keys_for(membership=membership).filter(pk=pk).first() if pk else None
 
 
+def service_keys_of(*, org: Organization) -> QuerySet[ServiceKey]:
+    return ServiceKey.objects.filter(org=org).order_by("-created_at", "-id")
+
+
+def service_key_get(*, org: Organization, pk: object) -> ServiceKey | None:
+    pk = as_id(pk)
+    return service_keys_of(org=org).filter(pk=pk).first() if pk else None
+
+
 def org_counts(*, org: Organization) -> dict[str, int]:
     m = Membership.objects.filter(org=org).aggregate(
         active=Count("pk", filter=Q(is_active=True)),

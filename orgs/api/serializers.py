@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from orgs import rbac
 from orgs.choices import RbacRole
-from orgs.models import ApiKey, CustomRole, Invitation, Membership, Team
+from orgs.models import ApiKey, CustomRole, Invitation, Membership, ServiceKey, Team
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -109,6 +109,24 @@ class ApiKeySerializer(serializers.ModelSerializer):
         model = ApiKey
         fields = ["id", "prefix", "label", "created_at", "last_used_at", "revoked_at", "active"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
+
+
+class ServiceKeySerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ServiceKey
+        fields = [
+            "id",
+            "prefix",
+            "label",
+            "created_at",
+            "created_by",
+            "last_used_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = [f for f in fields if f != "label"]
 
 
 class InvitationSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ from orgs.api.serializers import (
     MemberCreateSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
+    ServiceKeySerializer,
     TeamSerializer,
 )
 from orgs.models import ApiKey
@@ -39,6 +40,7 @@ from orgs.services.members import (
     membership_reactivate,
 )
 from orgs.services.roles import custom_role_create, custom_role_delete, custom_role_update
+from orgs.services.service_keys import service_key_create, service_key_revoke
 from orgs.services.teams import team_create, team_delete, team_rename
 
 # A response that carries a secret shown once: no cache, proxy or back button may keep it.
@@ -79,6 +81,9 @@ class HasCapability(permissions.BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             return False
+        if view.admin_only:
+            self.message = "Only an organization admin's API key may use this endpoint."
+            return rbac.is_admin(key.membership)
         needed = view.capability_for(request.method)
         if needed is None:
             return True
@@ -92,6 +97,7 @@ class OrgAPIView(APIView):
     permission_classes = [permissions.IsAuthenticated, HasCapability]
     capability: str | None = None
     capabilities: dict[str, str] = {}
+    admin_only = False  # the RBAC admin role itself, not a delegable capability
 
     def capability_for(self, method: str) -> str | None:
         return self.capabilities.get(method, self.capability)
@@ -416,3 +422,53 @@ class ApiKeyDetailView(OrgAPIView):
         if key is None:
             raise NotFound("No API key of yours with that id.")
         return Response(ApiKeySerializer(api_key_revoke(api_key=key, actor=self.actor)).data)
+
+
+class ServiceKeyListView(OrgAPIView):
+    """The organization's service keys for the agent runtime (admins only)."""
+
+    admin_only = True
+
+    @extend_schema(responses=page_of(ServiceKeySerializer, "ServiceKeyPage"))
+    def get(self, request: Request) -> Response:
+        return self.paginate(selectors.service_keys_of(org=self.org), ServiceKeySerializer)
+
+    @extend_schema(
+        request=ServiceKeySerializer,
+        responses={
+            201: inline_serializer(
+                "ServiceKeyCreated",
+                {"key": ServiceKeySerializer(), "service_key": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.valid(ServiceKeySerializer)
+        key, secret = service_key_create(
+            org=self.org, label=data.get("label", ""), actor=self.actor
+        )
+        return Response(
+            {"key": ServiceKeySerializer(key).data, "service_key": secret},
+            status=status.HTTP_201_CREATED,
+            headers=SECRET_SHOWN_ONCE,
+        )
+
+
+class ServiceKeyDetailView(OrgAPIView):
+    admin_only = True
+
+    def key_or_404(self, pk: Any) -> Any:
+        key = selectors.service_key_get(org=self.org, pk=pk)
+        if key is None:
+            raise NotFound("No service key with that id in this organization.")
+        return key
+
+    @extend_schema(responses=ServiceKeySerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ServiceKeySerializer(self.key_or_404(pk)).data)
+
+    @extend_schema(request=None, responses=ServiceKeySerializer)
+    def delete(self, request: Request, pk: int) -> Response:
+        """Revoke the key (kept, listed as revoked, for the audit trail)."""
+        key = service_key_revoke(key=self.key_or_404(pk), actor=self.actor)
+        return Response(ServiceKeySerializer(key).data)

@@ -58,6 +58,7 @@ PAGES = {
     "teams": ("/o/acme/teams/", ADMIN_ONLY),
     "team_detail": ("/o/acme/teams/{team}/", ADMIN_ONLY),
     "api_keys": ("/o/acme/api-keys/", EVERY_MEMBER),
+    "service_keys": ("/o/acme/service-keys/", ADMIN_ONLY),
     "audit_log": ("/o/acme/audit/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
     "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
@@ -91,6 +92,7 @@ WRITE_ONLY_PAGES = {
     "team_member_add",
     "team_member_remove",
     "api_key_revoke",
+    "service_key_revoke",
     "integration_connect",
     "integration_disconnect",
     "sso_start",
@@ -155,6 +157,8 @@ API = {
     "team-list": ("/api/v1/teams/", API_LIST),
     "team-detail": ("/api/v1/teams/{team}/", API_ADMIN),
     "api-key-list": ("/api/v1/api-keys/", API_ANY),
+    "service-key-list": ("/api/v1/service-keys/", API_LIST),
+    "service-key-detail": ("/api/v1/service-keys/{service_key}/", API_ADMIN),
     "audit-event-list": ("/api/v1/audit-events/", API_LIST),
     "explain": ("/api/v1/explain/?action=agent.view&resource=agent:{agent}", API_ANY),
     "run-detail": ("/api/v1/runs/{run}/", {**{c: 401 for c in CALLERS}, "service": 200}),
@@ -235,7 +239,7 @@ def world_ids(world, other_org, make_member):
         org=w["org"], member=w["consumer"], resource=w["agent"], trigger="web", actor=None
     )
     other_admin = make_member(other_org, "boss@globex.example", "admin")
-    _, service = service_key_create(org=w["org"], actor=None)
+    service_key, service = service_key_create(org=w["org"], actor=None)
     keys = {
         name: api_key_create(membership=m, actor=None)[1]
         for name, m in [
@@ -263,6 +267,7 @@ def world_ids(world, other_org, make_member):
         "agent": w["agent"].pk,
         "workflow": workflow.pk,
         "run": run.pk,
+        "service_key": service_key.pk,
     }
     team_create(org=other_org, name="Elsewhere", actor=None)
     return members, keys, ids
