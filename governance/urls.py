@@ -99,6 +99,11 @@ org_patterns = [
     ),
     path("agents/<int:pk>/run/", workspace.ResourceRunView.as_view(kind="agent"), name="agent_run"),
     path(
+        "agents/<int:pk>/delete/",
+        workspace.ResourceDeleteView.as_view(kind="agent"),
+        name="agent_delete",
+    ),
+    path(
         "agents/<int:pk>/share/",
         workspace.ResourceShareView.as_view(kind="agent"),
         name="agent_share",
@@ -123,6 +128,11 @@ org_patterns = [
         "workflows/<int:pk>/run/",
         workspace.ResourceRunView.as_view(kind="workflow"),
         name="workflow_run",
+    ),
+    path(
+        "workflows/<int:pk>/delete/",
+        workspace.ResourceDeleteView.as_view(kind="workflow"),
+        name="workflow_delete",
     ),
     path(
         "workflows/<int:pk>/share/",

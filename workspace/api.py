@@ -18,10 +18,11 @@ from orgs import rbac
 from orgs.api.auth import ServiceKeyAuthentication
 from orgs.api.views import OrgAPIView
 from orgs.models import Membership
-from workspace.choices import RunTrigger
+from workspace.choices import EventKind, RunStatus, RunTrigger
 from workspace.decisions import ACTIONS, KINDS, Question, decide_many
 from workspace.explainer import explain
-from workspace.models import Run
+from workspace.models import Run, RunEvent
+from workspace.selectors import RunFilter
 from workspace.services.runs import resource_of, run_close, run_events_append, run_open
 
 MAX_BATCH = 100
@@ -188,7 +189,67 @@ class RunOpenSerializer(serializers.Serializer):
     input = serializers.JSONField(required=False)
 
 
+RUN_LIST_LIMIT = 200
+
+
+def _limit(raw: Any, default: int, most: int) -> int:
+    if raw in (None, ""):
+        return default
+    n = as_id(raw)
+    if n is None or n < 1:
+        raise ValidationFailed(f"limit is a number from 1 to {most}.")
+    return min(n, most)
+
+
+def _after(raw: Any, name: str) -> int | None:
+    if raw in (None, ""):
+        return None
+    n = as_id(raw)
+    if n is None:
+        raise ValidationFailed(f"{name} is an id (digits), as given by the previous page.")
+    return n
+
+
 class RunListView(RuntimeAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=RunStatus.values),
+            OpenApiParameter("trigger", str, enum=RunTrigger.values),
+            OpenApiParameter("agent", int),
+            OpenApiParameter("workflow", int),
+            OpenApiParameter("team", int),
+            OpenApiParameter("member", str, description="an e-mail, or its beginning"),
+            OpenApiParameter("since", str, description="ISO date or date-time (UTC if naive)"),
+            OpenApiParameter("until", str, description="ISO date (the whole day) or date-time"),
+            OpenApiParameter("before", int, description="the `next` of the previous page"),
+            OpenApiParameter("limit", int, description=f"1 to {RUN_LIST_LIMIT} (50)"),
+        ],
+        responses=inline_serializer(
+            "RunPage",
+            {
+                "results": RUN.__class__(many=True),
+                "next": serializers.IntegerField(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        """The organization's runs, newest first, with the Runs page's filters; keyset paging
+        (pass `next` back as `before`)."""
+        filters = RunFilter.from_params(request.query_params)
+        if filters.problems:
+            raise ValidationFailed(" ".join(filters.problems))
+        limit = _limit(request.query_params.get("limit"), 50, RUN_LIST_LIMIT)
+        qs = filters.apply(Run.objects.filter(org=self.org))
+        before = _after(request.query_params.get("before"), "before")
+        if before is not None:
+            qs = qs.filter(pk__lt=before)
+        runs = list(qs.order_by("-id")[: limit + 1])
+        more = len(runs) > limit
+        runs = runs[:limit]
+        return Response(
+            {"results": [run_body(r) for r in runs], "next": runs[-1].pk if more else None}
+        )
+
     @extend_schema(request=RunOpenSerializer, responses={201: RUN})
     def post(self, request: Request) -> Response:
         """Open a run: refused (403, with the reasons, audited) unless the member may run the
@@ -224,7 +285,56 @@ class RunDetailView(RuntimeAPIView):
         return Response(run_body(_run(self.org, pk)))
 
 
+EVENTS_PAGE = 1000
+
+
+def event_body(e: RunEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {"seq": e.seq, "at": e.at, "type": e.kind}
+    if e.kind == EventKind.LOG:
+        body.update(level=e.level, message=e.message)
+    else:
+        body.update(
+            integration=e.integration,
+            action=e.action,
+            latency_ms=e.latency_ms,
+            outcome=e.outcome,
+        )
+    body["payloads"] = [
+        {"direction": p.direction, "size": p.size, "sha256": p.sha256} for p in e.payloads.all()
+    ]
+    return body
+
+
 class RunEventsView(RuntimeAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="the `next` of the previous page"),
+            OpenApiParameter("limit", int, description=f"1 to {EVENTS_PAGE} ({EVENTS_PAGE})"),
+        ],
+        responses=inline_serializer(
+            "RunTimeline",
+            {
+                "results": serializers.ListField(child=serializers.DictField()),
+                "next": serializers.IntegerField(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """The run's timeline in order: log lines and tool calls, with the size and SHA-256
+        of their payloads (bodies are not returned)."""
+        run = _run(self.org, pk)
+        limit = _limit(request.query_params.get("limit"), EVENTS_PAGE, EVENTS_PAGE)
+        after = _after(request.query_params.get("after"), "after")
+        qs = run.events.order_by("seq").prefetch_related("payloads")
+        if after is not None:
+            qs = qs.filter(seq__gt=after)
+        events = list(qs[: limit + 1])
+        more = len(events) > limit
+        events = events[:limit]
+        return Response(
+            {"results": [event_body(e) for e in events], "next": events[-1].seq if more else None}
+        )
+
     @extend_schema(
         request=inline_serializer(
             "RunEvents", {"events": serializers.ListField(child=serializers.DictField())}

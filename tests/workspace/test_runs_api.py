@@ -131,6 +131,74 @@ def test_another_organizations_runs_are_invisible(world, key, other_org, make_me
     boss = make_member(other_org, "boss@globex.example", "admin", password=None)
     _, theirs = service_key_create(org=other_org, actor=boss.user)
     assert call(theirs, f"{run_id}/", method="get").status_code == 404
+    assert call(theirs, f"{run_id}/events/", method="get").status_code == 404
+    assert call(theirs, "", method="get").json()["results"] == []
     assert call(theirs, f"{run_id}/events/", {"events": [{"type": "log"}]}).status_code == 404
     assert call(theirs, f"{run_id}/close/", {"status": "failed"}).status_code == 404
     assert Run.objects.get(pk=run_id).status == "running"
+
+
+def _open(key, world, trigger="api"):
+    body = {"member": world["consumer"].pk, "agent": world["agent"].pk, "trigger": trigger}
+    return call(key, "", body).json()["id"]
+
+
+def test_the_runtime_lists_runs_with_filters_and_keyset_paging(world, key):
+    ids = [_open(key, world, trigger) for trigger in ("api", "slack", "api", "web", "api")]
+    listed = call(key, "?limit=2", method="get").json()
+    assert [r["id"] for r in listed["results"]] == ids[::-1][:2] and listed["next"] == ids[3]
+    rest = call(key, f"?limit=2&before={listed['next']}", method="get").json()
+    assert [r["id"] for r in rest["results"]] == [ids[2], ids[1]]
+    api_runs = call(key, "?trigger=api&member=consumer@", method="get").json()["results"]
+    assert [r["id"] for r in api_runs] == [ids[4], ids[2], ids[0]]
+    assert (
+        call(key, f"?agent={world['agent'].pk}&team={world['data'].pk}", method="get").json()[
+            "results"
+        ]
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "query", ["?status=exploded", "?since=soon", "?agent=x", "?limit=0", "?limit=abc", "?before=-1"]
+)
+def test_unreadable_list_parameters_are_400(world, key, query):
+    r = call(key, query, method="get")
+    assert r.status_code == 400 and r.json()["error"]["message"]
+
+
+def test_the_runtime_reads_a_timeline_in_pages(world, key):
+    run_id = _open(key, world)
+    events = [{"type": "log", "level": "info", "message": f"line {i}"} for i in range(5)]
+    events.append(
+        {
+            "type": "tool_call",
+            "integration": "zendesk",
+            "action": "search",
+            "latency_ms": 7,
+            "outcome": "ok",
+            "output": {"hits": 1},
+        }
+    )
+    call(key, f"{run_id}/events/", {"events": events})
+    first = call(key, f"{run_id}/events/?limit=4", method="get").json()
+    assert [e["seq"] for e in first["results"]] == [1, 2, 3, 4] and first["next"] == 4
+    rest = call(key, f"{run_id}/events/?after=4", method="get").json()
+    assert rest["next"] is None and [e["seq"] for e in rest["results"]] == [5, 6]
+    tool = rest["results"][1]
+    assert tool["type"] == "tool_call" and tool["latency_ms"] == 7
+    assert tool["payloads"][0]["direction"] == "output" and len(tool["payloads"][0]["sha256"]) == 64
+    assert "hits" not in str(tool)  # the body is not returned
+
+
+@pytest.mark.parametrize("n", [5, 60])
+def test_list_and_timeline_query_counts_are_flat(world, key, n, django_assert_max_num_queries):
+    run_id = _open(key, world)
+    for _ in range(n):
+        _open(key, world)
+    tool = {"type": "tool_call", "integration": "slack", "action": "post", "input": {"a": 1}}
+    call(key, f"{run_id}/events/", {"events": [tool] * n})
+    with django_assert_max_num_queries(4):
+        assert call(key, "?limit=200", method="get").status_code == 200
+    with django_assert_max_num_queries(5):
+        assert call(key, f"{run_id}/events/", method="get").status_code == 200

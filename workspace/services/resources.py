@@ -25,6 +25,7 @@ from workspace.models import (
     AgentUserShare,
     AgentVersion,
     Governed,
+    Schedule,
     Workflow,
     WorkflowTeamShare,
     WorkflowUserShare,
@@ -224,15 +225,34 @@ def resource_update(*, obj: Governed, fields: dict[str, Any], actor: Actor | Non
 
 
 def resource_delete(*, obj: Governed, actor: Actor | None) -> None:
+    """Deletes the agent or workflow with its shares and schedules (each schedule's removal is
+    an event of its own); its runs stay, under the name it had."""
     kind = kind_of(obj)
     require(org=obj.org, actor=actor, action=f"{kind}.delete", resource=(kind, obj.pk))
     with transaction.atomic():
+        obj = type(obj).objects.select_for_update().get(pk=obj.pk)
+        schedules = list(Schedule.objects.filter(**{kind: obj}).select_related("run_as__user"))
+        for schedule in schedules:
+            audit_record(
+                action=AuditAction.SCHEDULE_DELETED,
+                org=obj.org,
+                actor=actor,
+                target=schedule,
+                data={
+                    "old": {
+                        "cron": schedule.cron,
+                        "time_zone": schedule.time_zone,
+                        "run_as": schedule.run_as.user.email,
+                    },
+                    "reason": f"its {kind} {obj.name} was deleted",
+                },
+            )
         audit_record(
             action=EVENTS[kind][2],
             org=obj.org,
             actor=actor,
             target=obj,
-            data={"old": _snapshot(obj)},
+            data={"old": _snapshot(obj), "schedules_removed": len(schedules)},
         )
         obj.delete()
 

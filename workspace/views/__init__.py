@@ -9,6 +9,7 @@ from workspace.views.integrations import (
 )
 from workspace.views.resources import (
     ResourceCreateView,
+    ResourceDeleteView,
     ResourceDetailView,
     ResourceEditView,
     ResourceListView,
@@ -24,6 +25,7 @@ __all__ = [
     "IntegrationDisconnectView",
     "IntegrationsView",
     "ResourceCreateView",
+    "ResourceDeleteView",
     "ResourceDetailView",
     "ResourceEditView",
     "ResourceListView",

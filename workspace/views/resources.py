@@ -99,6 +99,7 @@ class ResourceDetailView(OrgView):
                     "edit",
                     "share",
                     "run" if self.kind == "agent" else "execute",
+                    "delete",
                 )
             ],
         )
@@ -133,6 +134,7 @@ class ResourceDetailView(OrgView):
                 "steps_json": json.dumps(obj.steps, indent=2) if self.kind == "workflow" else "",
                 "may_share": answers[2].allowed,
                 "may_run": answers[3].allowed,
+                "may_delete": answers[4].allowed,
             },
         )
 
@@ -221,6 +223,23 @@ class ResourceShareView(ResourceEditView):
         resources.share_set(obj=obj, level=level, member=member, team=team, actor=request.user)
         who = member.user.email if member else f"team {team.name}"
         return f"Shared with {who} as {level}." if level else f"The share with {who} is removed."
+
+
+class ResourceDeleteView(ResourceEditView):
+    """Delete (the page asks for confirmation first): refused and audited as denied without
+    the capability and owner-level access."""
+
+    back_with_pk = False
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        obj = self.obj(kwargs["pk"])
+        try:
+            resources.resource_delete(obj=obj, actor=request.user)
+        except ServiceError as exc:
+            self.fail(exc)
+            return redirect(reverse(f"governance:{self.kind}_detail", args=[self.org.slug, obj.pk]))
+        messages.success(request, f"{obj.name} is deleted; its runs are kept under that name.")
+        return redirect(reverse(f"governance:{self.kind}s", args=[self.org.slug]))
 
 
 class ResourceRunView(ResourceEditView):

@@ -2,52 +2,33 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.input import as_id
 from orgs import rbac
 from orgs.access import OrgView, found
+from orgs.models import Organization, Team
 from workspace.choices import RunStatus, RunTrigger
-from workspace.decisions import Question, decide, visible_q
-from workspace.models import (
-    Agent,
-    Run,
-    Workflow,
-)
+from workspace.decisions import Question, decide
+from workspace.models import Agent, Run, Workflow
+from workspace.selectors import RunFilter, runs_visible
+
+TIMELINE_PAGE = 500
 
 
 class RunListView(OrgView):
     """Runs the viewer may see (every run for an admin; otherwise their own and those of the
-    agents and workflows they may view), filterable by status and trigger."""
+    agents and workflows they may view), filtered by status, trigger, agent, workflow, team,
+    member and time."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        qs = Run.objects.filter(org=self.org)
-        if not rbac.is_admin(self.membership):
-            qs = qs.filter(
-                Q(member=self.membership)
-                | Q(
-                    agent__in=Agent.objects.filter(org=self.org).filter(
-                        visible_q(self.membership, "agent")
-                    )
-                )
-                | Q(
-                    workflow__in=Workflow.objects.filter(org=self.org).filter(
-                        visible_q(self.membership, "workflow")
-                    )
-                )
-            )
-        status = request.GET.get("status", "")
-        if status in RunStatus.values:
-            qs = qs.filter(status=status)
-        trigger = request.GET.get("trigger", "")
-        if trigger in RunTrigger.values:
-            qs = qs.filter(trigger=trigger)
-        agent = as_id(request.GET.get("agent"))
-        if agent:
-            qs = qs.filter(agent_id=agent)
+        filters = RunFilter.from_params(request.GET)
+        for problem in filters.problems:
+            messages.error(request, f"Filter ignored: {problem}")
+        qs = filters.apply(runs_visible(org=self.org, membership=self.membership))
         page = Paginator(qs.select_related("member__user", "team").order_by("-id"), 50).get_page(
             request.GET.get("page")
         )
@@ -56,11 +37,24 @@ class RunListView(OrgView):
             "workspace/runs.html",
             {
                 "page": page,
+                "filters": filters,
                 "statuses": RunStatus.values,
                 "triggers": RunTrigger.values,
-                "params": request.GET,
+                "teams": Team.objects.filter(org=self.org).order_by("name").only("id", "name"),
+                "named": _named(self.org, filters),
             },
         )
+
+
+def _named(org: Organization, filters: RunFilter) -> str:
+    """The agent or workflow a filter names (from its page's "All runs" link), by name."""
+    if filters.agent:
+        obj = Agent.objects.filter(org=org, pk=filters.agent).only("name").first()
+        return f"agent {obj.name}" if obj else "an unknown agent"
+    if filters.workflow:
+        obj = Workflow.objects.filter(org=org, pk=filters.workflow).only("name").first()
+        return f"workflow {obj.name}" if obj else "an unknown workflow"
+    return ""
 
 
 class RunDetailView(OrgView):
@@ -85,5 +79,17 @@ class RunDetailView(OrgView):
                 ).allowed
             ):
                 raise Http404("No such run.")
-        events = run.events.order_by("seq")[:1000]
-        return render(request, "workspace/run_detail.html", {"run": run, "events": events})
+        after = as_id(request.GET.get("after")) or 0
+        events = list(run.events.filter(seq__gt=after).order_by("seq")[: TIMELINE_PAGE + 1])
+        more = len(events) > TIMELINE_PAGE
+        events = events[:TIMELINE_PAGE]
+        return render(
+            request,
+            "workspace/run_detail.html",
+            {
+                "run": run,
+                "events": events,
+                "after": after,
+                "next_after": events[-1].seq if more else None,
+            },
+        )
