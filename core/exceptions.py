@@ -27,7 +27,15 @@ class Conflict(ServiceError):
 
 
 class PermissionDenied(ServiceError):
+    """`reasons`: the decision function's reasons, when it decided (each door shows them)."""
+
     code = "permission_denied"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, reasons: list[str] | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.reasons = list(reasons or [])
 
 
 class LastAdminError(Conflict):

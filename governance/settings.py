@@ -185,7 +185,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # User.email is unique case-insensitively through a functional constraint (Lower(email)),
 # which this check does not see.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+SILENCED_SYSTEM_CHECKS += ["auth.W004"]
 
 # --- Cache, broker ------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -33,6 +33,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        if getattr(exc, "reasons", None):
+            body["reasons"] = exc.reasons
         return Response({"error": body}, status=code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found in this organization.")

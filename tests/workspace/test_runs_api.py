@@ -82,6 +82,8 @@ def test_a_run_the_member_may_not_start_is_403_with_reasons_and_audited(world, k
         key, "", {"member": world["outsider"].pk, "agent": world["agent"].pk, "trigger": "web"}
     )
     assert r.status_code == 403 and "no access" in r.json()["error"]["message"]
+    reasons = r.json()["error"]["reasons"]
+    assert any(reason.startswith("no access; agent.run needs runner") for reason in reasons)
     assert not Run.objects.exists()
     denied = AuditEvent.objects.get(action="access.denied")
     assert denied.data["action"] == "agent.run" and denied.data["member"] == "outsider@acme.example"

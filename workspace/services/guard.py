@@ -47,4 +47,6 @@ def require(
             target_label=f"{resource[0]} {resource[1]}" if resource else org.name,
             data={"action": action, "reasons": decision.reasons},
         )
-    raise PermissionDenied(f"{action} refused: " + "; ".join(decision.reasons) + ".")
+    raise PermissionDenied(
+        f"{action} refused: " + "; ".join(decision.reasons) + ".", reasons=decision.reasons
+    )

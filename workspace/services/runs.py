@@ -99,7 +99,9 @@ def run_open(
                 target=resource,
                 data={"action": action, "member": member.user.email, "reasons": decision.reasons},
             )
-        raise PermissionDenied(f"{action} refused: " + "; ".join(decision.reasons) + ".")
+        raise PermissionDenied(
+            f"{action} refused: " + "; ".join(decision.reasons) + ".", reasons=decision.reasons
+        )
     with transaction.atomic():
         run = Run.objects.create(
             org=org,
