@@ -69,3 +69,39 @@ def test_a_newcomer_joins_through_the_invitation_link(
     context.close()
     joined = Membership.objects.get(user__email="newcomer@acme.example")
     assert joined.role == "member" and joined.is_active
+
+
+def test_an_admin_makes_a_service_key_and_deletes_an_agent_after_confirming(
+    live_server, page, screenshot, org, admin
+):
+    from workspace.models import Agent
+    from workspace.services.resources import resource_create
+
+    agent = resource_create(
+        org=org, kind="agent", fields={"name": "Old helper", "integrations": []}, actor=admin.user
+    )
+    dialogs: list[str] = []
+
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        # The first question (deleting) is refused once: nothing may happen then.
+        dialog.dismiss() if len(dialogs) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.goto(live_server.url + "/login/")
+    password_sign_in(page, "admin@acme.example", PASSWORD)
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.goto(live_server.url + "/o/acme/service-keys/")
+    page.fill("#id_label", "runtime")
+    page.click("button:has-text('Create service key')")
+    assert page.inner_text("#new-service-key").startswith("gsk_")
+    screenshot("service-key-made")
+
+    page.goto(f"{live_server.url}/o/acme/agents/{agent.pk}/")
+    page.click("#delete-resource")
+    assert Agent.objects.filter(pk=agent.pk).exists()  # dismissed: still there
+    page.click("#delete-resource")
+    page.wait_for_url(re.compile(r"/o/acme/agents/$"))
+    assert "Old helper is deleted" in page.inner_text(".messages")
+    assert not Agent.objects.filter(pk=agent.pk).exists()
+    assert len(dialogs) == 2 and dialogs[0].startswith("Delete Old helper?")

@@ -20,6 +20,7 @@ PAGES = [
     "roles/",
     "teams/",
     "api-keys/",
+    "service-keys/",
     "settings/sso/",
     "settings/scim/",
     "settings/scim/mapping/",
@@ -31,6 +32,16 @@ PAGES = [
     "schedules/",
     "explain/",
 ]
+
+
+# Every visible field of the page's main part (text, e-mail, search, date, select, textarea...):
+# its border, corner radius and padding, which must be the same for all of them.
+INPUT_STYLES = """() => [...document.querySelectorAll(
+  'main input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=submit]),'
+  + 'main select, main textarea')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => { const s = getComputedStyle(e);
+    return [s.borderTopWidth, s.borderTopStyle, s.borderRadius, s.paddingLeft].join(' '); })"""
 
 
 def test_every_page_fits_a_phone(live_server, browser, admin, member):
@@ -46,6 +57,8 @@ def test_every_page_fits_a_phone(live_server, browser, admin, member):
             assert width <= 390, f"/o/acme/{path} is {width} px wide"
             box = page.locator("button:has-text('Sign out')").bounding_box()
             assert box and box["x"] + box["width"] <= 390, path
+            styles = page.evaluate(INPUT_STYLES)
+            assert len(set(styles)) <= 1, f"/o/acme/{path}: inputs styled differently: {styles}"
         page.goto(f"{live_server.url}/o/acme/members/")
         page.screenshot(path=str(ARTIFACTS / "members-390px.png"), full_page=True)
     finally:

@@ -138,7 +138,9 @@ def test_an_owner_deletes_with_confirmation_and_the_trail_keeps_everything(world
     )
     admin = client_for(world["admin"])
     page = admin.get(f"/o/acme/agents/{agent.pk}/").content.decode()
-    assert 'id="delete-form"' in page and "data-confirm=" in page.split('id="delete-form"')[1][:300]
+    assert page.count('id="delete-form"') == 1
+    assert "<title>Support triage · governance</title>" in page
+    assert "data-confirm=" in page.split('id="delete-form"')[1][:300]
     r = admin.post(f"/o/acme/agents/{agent.pk}/delete/")
     assert r.status_code == 302 and r["Location"] == "/o/acme/agents/"
     assert not Agent.objects.filter(pk=agent.pk).exists()
