@@ -27,9 +27,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connections, models
 
 M = TypeVar("M", bound=models.Model)
+
+
+def cursor(using: str = "default") -> Any:
+    """The cursor for this module's statements and workspace.rows'. On PostgreSQL each statement
+    is prepared on the server, once per connection (connections live `conn_max_age`, 60 s): it
+    is planned once, not on every call. A decision's two statements spent 0.93 ms of their
+    1.3 ms in the planner (EXPLAIN ANALYZE, bench database). Still a Django cursor wrapper, so
+    query logging and query counts see every statement. GOVERNANCE_DB_PREPARE=0 turns it off
+    (a PgBouncer in transaction mode older than 1.21 cannot keep prepared statements)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.GOVERNANCE_DB_PREPARE:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django leaves psycopg's automatic preparing off (None), which also refuses the
+        # explicit `prepare=True`; a threshold no query reaches allows only the explicit one.
+        raw.prepare_threshold = 2**31 - 1
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_prepared_cursor_class()(raw))
+
+
+_PREPARED: type | None = None
+
+
+def _prepared_cursor_class() -> type:
+    """A psycopg cursor with server-side binding whose every execute is prepared."""
+    global _PREPARED
+    if _PREPARED is None:
+        import psycopg
+
+        class PreparedCursor(psycopg.Cursor):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                kwargs["prepare"] = True
+                return super().execute(query, params, **kwargs)
+
+        _PREPARED = PreparedCursor
+    return _PREPARED
 
 
 def _select_list(model: type[models.Model], alias: str, using: str) -> str:
@@ -68,9 +107,9 @@ def fetch_with_related(
         f"ON r.{qn(other._meta.pk.column)} = t.{qn(fk.column)} "
         f"WHERE t.{qn(meta.get_field(field).column)} = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
-        row = cursor.fetchone()
+    with cursor(using) as cur:
+        cur.execute(sql, [value])
+        row = cur.fetchone()
     if row is None:
         return None
     split = len(meta.concrete_fields)
@@ -90,7 +129,7 @@ def fetch_by_lower(model: type[M], field: str, value: str, using: str = "default
         f"SELECT {_select_list(model, 't', using)} FROM {qn(meta.db_table)} t "  # noqa: S608
         f"WHERE LOWER(t.{qn(meta.get_field(field).column)}) = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value.lower()])
-        row = cursor.fetchone()
+    with cursor(using) as cur:
+        cur.execute(sql, [value.lower()])
+        row = cur.fetchone()
     return _instance(model, row, using) if row is not None else None

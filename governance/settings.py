@@ -311,6 +311,9 @@ SCIM_SERVICE_PROVIDER = {
 SCIM_MAX_RESULTS = env_int("GOVERNANCE_SCIM_MAX_RESULTS", 200)
 # Domain verification: the DNS resolver to ask ("" = the system's; "host:port" otherwise).
 GOVERNANCE_DNS_RESOLVER = os.environ.get("GOVERNANCE_DNS_RESOLVER", "")
+# Server-side prepared statements for the hand-written hot reads (core.rows): off only behind a
+# PgBouncer in transaction mode older than 1.21.
+GOVERNANCE_DB_PREPARE = env_bool("GOVERNANCE_DB_PREPARE", True)
 GOVERNANCE_DNS_TIMEOUT_SECONDS = env_int("GOVERNANCE_DNS_TIMEOUT", 5)
 # How long an invitation link stays valid.
 GOVERNANCE_INVITATION_DAYS = env_int("GOVERNANCE_INVITATION_DAYS", 7)

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import connection
 
+from core import rows
 from identity.models import User
 from orgs.models import CustomRole, Membership, RoleAssignment, Team, TeamMembership
 
@@ -64,9 +65,9 @@ def _members_sql(n_ids: int, n_emails: int) -> str:
 def member_rows(org_id: int, ids: list[int], emails: list[str]) -> list[tuple[Any, ...]]:
     """(id, email, user id, role, active, custom role permissions, team id) rows: one per
     custom role and team of each member asked for, by id or by lower-cased e-mail."""
-    with connection.cursor() as cursor:
-        cursor.execute(_members_sql(len(ids), len(emails)), [org_id, *ids, *emails])
-        return [(*row[:5], _json(row[5]), row[6]) for row in cursor.fetchall()]
+    with rows.cursor() as cur:
+        cur.execute(_members_sql(len(ids), len(emails)), [org_id, *ids, *emails])
+        return [(*row[:5], _json(row[5]), row[6]) for row in cur.fetchall()]
 
 
 @lru_cache(maxsize=256)
@@ -125,6 +126,6 @@ def object_rows(org_id: int, wanted: dict[str, list[int]]) -> list[tuple[Any, ..
     for kind, _ in shape:
         ids = sorted(wanted[kind])
         params += [org_id, *ids, *ids, *ids]
-    with connection.cursor() as cursor:
-        cursor.execute(_objects_sql(shape), params)
-        return [(*row[:7], _json(row[7])) for row in cursor.fetchall()]
+    with rows.cursor() as cur:
+        cur.execute(_objects_sql(shape), params)
+        return [(*row[:7], _json(row[7])) for row in cur.fetchall()]
