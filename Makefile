@@ -128,4 +128,4 @@ bench-workspace: venv services
 	$(BIN)/python bench/workspace.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .schemathesis test-artifacts
