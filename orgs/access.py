@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 
 from core.exceptions import ServiceError
 from identity.sessions import signed_in_before
 from orgs import rbac, selectors
+from orgs.forms import ApiKeyForm
 from orgs.models import Membership, Organization
 
 T = TypeVar("T")
@@ -70,6 +74,7 @@ class OrgView(LoginRequiredMixin, View):
     an org the viewer is not active in, is a 404: nothing about it leaks."""
 
     capability: str | None = None
+    admin_role_only = False  # the RBAC admin role itself, which no custom role delegates
     allowed_while_viewing = False  # the "stop viewing as" action
     org: Organization
     membership: Membership
@@ -102,6 +107,8 @@ class OrgView(LoginRequiredMixin, View):
         request.membership = membership  # type: ignore[attr-defined]
         if self.capability and not rbac.may(membership, self.capability):
             raise PermissionDenied(f"This page needs the {self.capability!r} permission.")
+        if self.admin_role_only and not rbac.is_admin(membership):
+            raise PermissionDenied("This page is for the organization's admins only.")
         return super().dispatch(request, *args, **kwargs)
 
     def may(self, capability: str) -> bool:
@@ -130,3 +137,30 @@ class OrgActionView(OrgView):
             self.fail(exc)
         args = [self.org.slug] + ([kwargs["pk"]] if self.back_with_pk else [])
         return redirect(reverse(f"governance:{self.back}", args=args))
+
+
+@method_decorator(never_cache, name="dispatch")
+class SecretOnceView(OrgView):
+    """A page that makes a bearer secret from a label (an API key, a service key, a SCIM token)
+    and shows it once, on the response to the POST; the page is never stored by a cache."""
+
+    form_class: type[forms.Form] = ApiKeyForm
+    page: str = ""  # the URL name to go back to on a refusal
+
+    def make(self, label: str) -> str:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest, secret: str | None = None) -> HttpResponse:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = self.form_class(request.POST)
+        if not form.is_valid():
+            messages.error(request, "The label must be at most 100 characters.")
+            return redirect(f"governance:{self.page}", slug=self.org.slug)
+        try:
+            secret = self.make(form.cleaned_data["label"])
+        except ServiceError as exc:
+            self.fail(exc)
+            return redirect(f"governance:{self.page}", slug=self.org.slug)
+        return self.get(request, secret=secret)

@@ -3,23 +3,20 @@ and the Okta and Entra setup steps."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.decorators import method_decorator
-from django.views.decorators.cache import never_cache
+from django.shortcuts import render
 
 from audit.selectors import AuditFilter, audit_page
-from orgs.access import OrgActionView, OrgView, found
+from orgs.access import OrgActionView, SecretOnceView, found
 from scim import selectors
 from scim.forms import ScimTokenForm
 from scim.services import tokens
 
 
-# The page shows a secret once (a new key, token or one-time password): never stored by a cache.
-@method_decorator(never_cache, name="dispatch")
-class ScimSettingsView(OrgView):
+class ScimSettingsView(SecretOnceView):
     capability = "admin.scim"
+    form_class = ScimTokenForm
+    page = "scim"
 
     def get(self, request: HttpRequest, secret: str | None = None) -> HttpResponse:
         activity, _ = audit_page(org=self.org, filters=AuditFilter(action="scim."), limit=20)
@@ -37,15 +34,8 @@ class ScimSettingsView(OrgView):
             },
         )
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        form = ScimTokenForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "The label must be at most 100 characters.")
-            return redirect("governance:scim", slug=self.org.slug)
-        _, secret = tokens.scim_token_create(
-            org=self.org, label=form.cleaned_data["label"], actor=request.user
-        )
-        return self.get(request, secret=secret)
+    def make(self, label: str) -> str:
+        return tokens.scim_token_create(org=self.org, label=label, actor=self.request.user)[1]
 
 
 class ScimTokenRevokeView(OrgActionView):
