@@ -38,6 +38,9 @@ class AuditAction(models.TextChoices):
     VIEW_AS_STOPPED = "admin.view_as_stopped", "Admin stopped viewing as a member"
     SERVICE_KEY_CREATED = "service_key.created", "Service key created"
     SERVICE_KEY_REVOKED = "service_key.revoked", "Service key revoked"
+    # The audit trail itself
+    AUDIT_VERIFIED = "audit.verified", "Audit trail verified"
+    AUDIT_VERIFICATION_FAILED = "audit.verification_failed", "Audit trail verification failed"
     AGENT_CREATED = "agent.created", "Agent created"
     AGENT_UPDATED = "agent.updated", "Agent edited"
     AGENT_DELETED = "agent.deleted", "Agent deleted"

@@ -39,6 +39,11 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # Tamper evidence (audit.ledger): the leaf hash taken at insert, and on PostgreSQL the id of
+    # the inserting transaction (set by a trigger), which the sealer orders by: every
+    # transaction below the oldest running one has finished, so nothing can still appear there.
+    leaf = models.CharField(max_length=64, blank=True)
+    xact = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -50,6 +55,7 @@ class AuditEvent(models.Model):
                 fields=["org_id", "actor_kind", "actor_id", "-id"], name="audit_org_actor_id"
             ),
             models.Index(fields=["org_id", "occurred_at"], name="audit_org_time"),
+            models.Index(fields=["xact", "id"], name="audit_xact"),
         ]
 
     def __str__(self) -> str:
@@ -62,3 +68,84 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditImmutableError("Audit events are append-only; they cannot be deleted.")
+
+
+class AuditSealQuerySet(models.QuerySet["AuditSeal"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditImmutableError("Audit seals are append-only; they cannot be updated.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AuditImmutableError("Audit seals are append-only; they cannot be deleted.")
+
+
+class AuditSeal(models.Model):
+    """One organization's events between two sealer passes, folded into a signed Merkle root
+    and chained to the organization's previous seal (audit.ledger, audit.sealing). `org_key`
+    is the organization's id, or 0 for the events of no organization. Append-only like the
+    events."""
+
+    org_key = models.BigIntegerField()
+    seq = models.PositiveIntegerField()
+    # Sealing-order bounds, lo <= key < hi: the transaction id on PostgreSQL, the event id on
+    # SQLite (whose writers are serialized, so ids are assigned in commit order).
+    bound_lo = models.BigIntegerField()
+    bound_hi = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    root = models.CharField(max_length=64)
+    manifest = models.BinaryField()
+    manifest_sha256 = models.CharField(max_length=64)
+    prev = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16)
+    signature = models.BinaryField()
+    sealed_at = models.DateTimeField()
+
+    objects = AuditSealQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org_key", "seq"], name="auditseal_org_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"seal {self.seq} of org {self.org_key}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutableError("Audit seals are append-only; they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditImmutableError("Audit seals are append-only; they cannot be deleted.")
+
+
+class AuditSealCursor(models.Model):
+    """Where the sealer stopped (one row): every event whose sealing key is below `hi` is in a
+    seal."""
+
+    hi = models.BigIntegerField(default=0)
+    passes = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"sealed below {self.hi}"
+
+
+class AuditVerification(models.Model):
+    """One verification of an organization's trail: when, by whom, and its report (the first
+    broken link, if any)."""
+
+    org_key = models.BigIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    requested_by = models.CharField(max_length=300, blank=True)
+    report = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        indexes = [models.Index(fields=["org_key", "-id"], name="auditverify_org_newest")]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} of org {self.org_key}"

@@ -8,7 +8,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
+from audit import ledger
 from audit.choices import AuditAction
 from audit.context import current_context
 from audit.models import AuditEvent
@@ -61,8 +63,12 @@ def audit_record(
         ip=ctx.ip,
         user_agent=ctx.user_agent,
         request_id=ctx.request_id,
-        data=data or {},
+        occurred_at=timezone.now(),
+        # As the JSON column gives it back, so the leaf taken now is the one a verifier
+        # recomputes from the stored row.
+        data=ledger.stored_form(data),
     )
+    event.leaf = ledger.leaf({name: getattr(event, name) for name in ledger.FIELDS}).hex()
     pending = _pending.get()
     if pending is not None:
         pending.append(event)

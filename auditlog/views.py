@@ -9,7 +9,10 @@ from django.utils import timezone
 from audit.choices import AuditAction
 from audit.selectors import AuditFilter, audit_page
 from core.input import as_id, parse_instant
-from orgs.access import OrgView
+from audit.models import AuditSeal
+from auditlog.services import last_verification
+from auditlog.tasks import audit_verify_org
+from orgs.access import OrgActionView, OrgView
 
 WINDOWS = {
     "1h": timedelta(hours=1),
@@ -78,7 +81,24 @@ class AuditLogView(OrgView):
                 "actions": AuditAction.choices,
                 "windows": list(WINDOWS),
                 "base_query": query.urlencode(),
+                "verification": last_verification(self.org),
+                "last_seal": AuditSeal.objects.filter(org_key=self.org.pk)
+                .order_by("-seq")
+                .only("seq", "sealed_at", "count", "last_id")
+                .first(),
                 "is_first_page": before_id is None,
             },
             status=400 if errors else 200,
         )
+
+
+class AuditVerifyView(OrgActionView):
+    """Verify now: the organization's trail is checked by a Celery job; the page shows the
+    result when it is done."""
+
+    capability = "admin.audit_log"
+    back = "audit_log"
+
+    def act(self, request: HttpRequest) -> str:
+        audit_verify_org.delay(self.org.pk, request.user.pk)
+        return "Verification started: the result shows here when it finishes."

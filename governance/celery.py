@@ -15,6 +15,14 @@ app.conf.beat_schedule = {
         "task": "identity.tasks.sessions_clear_expired",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    "audit-seal": {
+        "task": "audit.tasks.audit_seal",
+        "schedule": crontab(),  # every minute
+    },
+    "audit-verify-all": {
+        "task": "auditlog.tasks.audit_verify_all",
+        "schedule": crontab(minute=40, hour=3),
+    },
     "schedules-fire": {
         "task": "workspace.tasks.schedules_fire",
         "schedule": crontab(),  # every minute

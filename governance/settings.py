@@ -311,6 +311,10 @@ SCIM_SERVICE_PROVIDER = {
 SCIM_MAX_RESULTS = env_int("GOVERNANCE_SCIM_MAX_RESULTS", 200)
 # Domain verification: the DNS resolver to ask ("" = the system's; "host:port" otherwise).
 GOVERNANCE_DNS_RESOLVER = os.environ.get("GOVERNANCE_DNS_RESOLVER", "")
+# Audit seals (audit.ledger): the Ed25519 signing key (base64 of its 32-byte seed; derived from
+# the secret key when unset) and earlier keys' public halves, still trusted after a rotation.
+GOVERNANCE_AUDIT_SIGNING_KEY = os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY", "")
+GOVERNANCE_AUDIT_TRUSTED_KEYS = os.environ.get("GOVERNANCE_AUDIT_TRUSTED_KEYS", "")
 # Server-side prepared statements for the hand-written hot reads (core.rows): off only behind a
 # PgBouncer in transaction mode older than 1.21.
 GOVERNANCE_DB_PREPARE = env_bool("GOVERNANCE_DB_PREPARE", True)

@@ -93,6 +93,7 @@ WRITE_ONLY_PAGES = {
     "team_member_remove",
     "api_key_revoke",
     "service_key_revoke",
+    "audit_verify",
     "integration_connect",
     "integration_disconnect",
     "sso_start",
