@@ -7,11 +7,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from audit.choices import AuditAction
-from audit.selectors import AuditFilter, audit_page
-from core.input import as_id, parse_instant
 from audit.models import AuditSeal
+from audit.selectors import AuditFilter, audit_page
 from auditlog.services import last_verification
 from auditlog.tasks import audit_verify_org
+from core.input import as_id, parse_instant
 from orgs.access import OrgActionView, OrgView
 
 WINDOWS = {
