@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.utils import timezone
 
@@ -14,6 +17,7 @@ from audit import ledger
 from audit.choices import AuditAction
 from audit.context import current_context
 from audit.models import AuditEvent
+from core import rows
 from core.actors import Actor, describe_actor
 
 
@@ -51,30 +55,62 @@ def audit_record(
         target_id = target_id or t_id
         target_label = target_label or t_label
     ctx = current_context()
-    event = AuditEvent(
-        org_id=org.pk if org is not None else None,
-        action=action,
-        actor_kind=kind,
-        actor_id=str(actor_id)[:64],
-        actor_label=actor_label[:300],
-        target_type=target_type[:64],
-        target_id=str(target_id)[:64],
-        target_label=target_label[:300],
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        request_id=ctx.request_id,
-        occurred_at=timezone.now(),
-        # As the JSON column gives it back, so the leaf taken now is the one a verifier
-        # recomputes from the stored row.
-        data=ledger.stored_form(data),
-    )
-    event.leaf = ledger.leaf({name: getattr(event, name) for name in ledger.FIELDS}).hex()
+    # `data` as the JSON column gives it back, so the leaf taken now is the one a verifier
+    # recomputes from the stored row.
+    data_text = json.dumps(data or {}, cls=DjangoJSONEncoder)
+    values = {
+        "org_id": org.pk if org is not None else None,
+        "occurred_at": timezone.now(),
+        "action": action.value,
+        "actor_kind": str(kind),
+        "actor_id": str(actor_id)[:64],
+        "actor_label": actor_label[:300],
+        "target_type": target_type[:64],
+        "target_id": str(target_id)[:64],
+        "target_label": target_label[:300],
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent,
+        "request_id": ctx.request_id,
+        "data": json.loads(data_text),
+    }
+    values["leaf"] = ledger.leaf(values).hex()
+    event = AuditEvent(**values)
     pending = _pending.get()
     if pending is not None:
         pending.append(event)
     else:
-        event.save()
+        event.pk = _insert(values, data_text)
+        event._state.adding = False
+        event._state.db = "default"
     return event
+
+
+_COLUMNS = (*ledger.FIELDS, "leaf")
+
+
+def _insert(values: dict[str, Any], data_text: str) -> int:
+    """The event's row, written out: every change of every door pays for this INSERT, and the
+    ORM's save was 40 % of `audit_record` (bench/audit.py: 0.56 against 0.38 ms for the same
+    transaction in raw SQL; README, Benchmarks). Prepared on PostgreSQL (core.rows.cursor)."""
+    ops = connection.ops
+    params = [values[c] for c in _COLUMNS]
+    params[_COLUMNS.index("occurred_at")] = ops.adapt_datetimefield_value(values["occurred_at"])
+    params[_COLUMNS.index("ip")] = ops.adapt_ipaddressfield_value(values["ip"])
+    params[_COLUMNS.index("data")] = data_text
+    with rows.cursor() as cur:
+        cur.execute(_insert_sql(connection.vendor), params)
+        return cur.fetchone()[0]
+
+
+@lru_cache(maxsize=4)
+def _insert_sql(vendor: str) -> str:
+    marks = [
+        "CAST(%s AS jsonb)" if c == "data" and vendor == "postgresql" else "%s" for c in _COLUMNS
+    ]
+    return (
+        f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(marks)}) RETURNING id"
+    )
 
 
 _pending: ContextVar[list[AuditEvent] | None] = ContextVar("audit_pending", default=None)
