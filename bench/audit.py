@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_DATABASE", "governance_bench_audit")
 
-from bench.scim import ENV, PG, fresh_database, machine_loop_seconds, pct  # noqa: E402
+from bench.scim import ENV, fresh_database, machine_loop_seconds, pct  # noqa: E402
 
 os.environ.update(ENV)
 os.environ.pop("REDIS_URL", None)

@@ -136,4 +136,3 @@ def fetch_by_lower(model: type[M], field: str, value: str, using: str = "default
         cur.execute(sql, [value.lower()])
         row = cur.fetchone()
     return _instance(model, row, using) if row is not None else None
-
