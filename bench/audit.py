@@ -118,26 +118,26 @@ def load_sealed(org: object, n: int) -> None:
             "target_type", "target_id", "target_label", "user_agent", "request_id", "data",
             "leaf")  # fmt: skip
     connection.ensure_connection()
-    with connection.connection.cursor() as cur:
-        with cur.copy(f"COPY audit_auditevent ({', '.join(cols)}) FROM STDIN") as copy:
-            for i in range(n):
-                values = {
-                    "org_id": org.pk,
-                    "occurred_at": base + dt.timedelta(milliseconds=i),
-                    "action": "member.role_changed" if i % 7 else "access.denied",
-                    "actor_kind": "user",
-                    "actor_id": str(i % 500),
-                    "actor_label": f"user{i % 500}@bench.example",
-                    "target_type": "membership",
-                    "target_id": str(i % 10000),
-                    "target_label": f"member {i % 10000}",
-                    "ip": None,
-                    "user_agent": "bench",
-                    "request_id": "",
-                    "data": {"old": {"role": "member"}, "new": {"role": "admin"}, "i": i},
-                }
-                row = [values[c] for c in cols[:-2]]
-                copy.write_row([*row, json.dumps(values["data"]), ledger.leaf(values).hex()])
+    copy_sql = f"COPY audit_auditevent ({', '.join(cols)}) FROM STDIN"
+    with connection.connection.cursor() as cur, cur.copy(copy_sql) as copy:
+        for i in range(n):
+            values = {
+                "org_id": org.pk,
+                "occurred_at": base + dt.timedelta(milliseconds=i),
+                "action": "member.role_changed" if i % 7 else "access.denied",
+                "actor_kind": "user",
+                "actor_id": str(i % 500),
+                "actor_label": f"user{i % 500}@bench.example",
+                "target_type": "membership",
+                "target_id": str(i % 10000),
+                "target_label": f"member {i % 10000}",
+                "ip": None,
+                "user_agent": "bench",
+                "request_id": "",
+                "data": {"old": {"role": "member"}, "new": {"role": "admin"}, "i": i},
+            }
+            row = [values[c] for c in cols[:-2]]
+            copy.write_row([*row, json.dumps(values["data"]), ledger.leaf(values).hex()])
     connection.commit() if not connection.get_autocommit() else None
 
 
