@@ -102,3 +102,28 @@ class AuditAction(models.TextChoices):
         "scim.mapping_group_skipped",
         "SCIM: a group the mapping sync could not apply was skipped",
     )
+
+
+# Outcomes, for the audit log's filter: a refusal, a failure, or (every other event) something
+# that was allowed and done.
+DENIED_ACTIONS = frozenset({AuditAction.ACCESS_DENIED, AuditAction.LOGIN_FAILED})
+FAILED_ACTIONS = frozenset(
+    a for a in AuditAction if a.value.endswith("_failed") and a not in DENIED_ACTIONS
+)
+OUTCOMES = ("allowed", "denied", "failed")
+
+
+def actions_matching(pattern: str) -> list[str]:
+    """The registered names a filter means: an exact name, or every name under a prefix that
+    ends in a dot (`scim.`)."""
+    if pattern.endswith("."):
+        return sorted(a.value for a in AuditAction if a.value.startswith(pattern))
+    return [pattern] if pattern in AuditAction.values else []
+
+
+def outcome_of(action: str) -> str:
+    if action in DENIED_ACTIONS:
+        return "denied"
+    if action in FAILED_ACTIONS:
+        return "failed"
+    return "allowed"

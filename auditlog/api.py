@@ -48,9 +48,19 @@ class AuditEventListView(OrgAPIView):
         parameters=[
             OpenApiParameter(n, str, description=d)
             for n, d in [
-                ("actor", "actor label contains (e-mail, key, token)"),
-                ("action", "exact action, or a prefix ending in '.' such as 'member.'"),
-                ("target", "target label contains, or 'type:id'"),
+                (
+                    "actor",
+                    "the actor's whole label (an e-mail, a key's label), any case; or kind:id",
+                ),
+                (
+                    "action",
+                    "an action, or a prefix ending in '.' (scim.); repeat it for any of several",
+                ),
+                (
+                    "target",
+                    "'type:id', 'type:' (every one of a type), or the resource's whole label",
+                ),
+                ("outcome", "allowed, denied or failed"),
                 ("window", "1h, 24h, 7d, 30d or 90d"),
                 ("since", "ISO date-time, inclusive"),
                 ("until", "ISO date-time, exclusive"),

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from audit.choices import AuditAction
+from audit.choices import OUTCOMES, AuditAction, actions_matching
 from audit.models import AuditSeal
 from audit.selectors import AuditFilter, audit_page
 from auditlog.services import last_verification
@@ -23,13 +24,26 @@ WINDOWS = {
 }
 
 
-def filters_from(params: dict[str, str]) -> tuple[AuditFilter, list[str]]:
-    """Filters from query parameters, and a plain-words error for each one that is wrong."""
+def filters_from(params: Any) -> tuple[AuditFilter, list[str]]:
+    """Filters from query parameters, and a plain-words error for each one that is wrong.
+    `action` may repeat (any of them); each is an exact name or a prefix ending in a dot."""
     errors: list[str] = []
-    action = params.get("action", "")[:64]
-    if action and not action.endswith(".") and action not in AuditAction.values:
-        errors.append(f"Unknown action {action!r}; pick one from the list.")
-        action = ""
+    actions = []
+    raw_actions = (
+        params.getlist("action") if hasattr(params, "getlist") else [params.get("action", "")]
+    )
+    for action in (a[:64] for a in raw_actions if a):
+        if not actions_matching(action):
+            errors.append(
+                f"Unknown action {action!r}: use a name from the catalog, or a prefix ending "
+                "in a dot such as 'scim.'."
+            )
+        else:
+            actions.append(action)
+    outcome = params.get("outcome", "")
+    if outcome and outcome not in OUTCOMES:
+        errors.append(f"Unknown outcome {outcome[:32]!r}; use allowed, denied or failed.")
+        outcome = ""
     since = until = None
     window = params.get("window", "")
     if window in WINDOWS:
@@ -50,9 +64,10 @@ def filters_from(params: dict[str, str]) -> tuple[AuditFilter, list[str]]:
             else:
                 until = value
     return AuditFilter(
-        actor=params.get("actor", "")[:200],
-        action=action,
-        target=params.get("target", "")[:200],
+        actor=params.get("actor", "").strip()[:300],
+        actions=tuple(actions),
+        target=params.get("target", "").strip()[:300],
+        outcome=outcome,
         since=since,
         until=until,
     ), errors
@@ -79,6 +94,8 @@ class AuditLogView(OrgView):
                 "errors": errors,
                 "params": request.GET,
                 "actions": AuditAction.choices,
+                "prefixes": sorted({a.split(".")[0] + "." for a in AuditAction.values}),
+                "outcomes": OUTCOMES,
                 "windows": list(WINDOWS),
                 "base_query": query.urlencode(),
                 "verification": last_verification(self.org),
