@@ -1,5 +1,5 @@
 """The sealer: folds finished events into per-organization seals (audit.ledger), without ever
-locking the writers. Celery beat runs a pass every minute; `manage.py audit_seal` runs one now.
+locking the writers. Celery beat runs a pass every 30 seconds; `manage.py audit_seal` runs one now.
 
 Which events are finished: on PostgreSQL every event carries the id of the transaction that
 inserted it (a trigger sets it), and every transaction older than the oldest one still running

@@ -1,4 +1,4 @@
-"""Celery beat runs the sealer every minute (audit.sealing)."""
+"""Celery beat runs the sealer every 30 seconds (audit.sealing)."""
 
 from __future__ import annotations
 

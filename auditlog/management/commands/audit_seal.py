@@ -8,7 +8,7 @@ from core.management import JsonCommand
 
 class Command(JsonCommand):
     help = (
-        "Run the sealer now (what Celery beat runs every minute): fold every finished audit "
+        "Run the sealer now (what Celery beat runs every 30 seconds): fold every finished audit "
         "event into its organization's signed, chained seal. Prints what it sealed."
     )
 
