@@ -127,3 +127,38 @@ def outcome_of(action: str) -> str:
     if action in FAILED_ACTIONS:
         return "failed"
     return "allowed"
+
+
+# The published catalog (GET /api/v1/audit-events/catalog/): SIEM parsers are written against
+# it. An action's version goes up when the shape of its `data` changes; every action starts at 1.
+VERSIONS: dict[str, int] = {}
+
+EVENT_FIELDS = {
+    "id": "integer: the event's id, increasing (use it to deduplicate)",
+    "occurred_at": "string: ISO 8601 time in UTC, microseconds",
+    "action": "string: a name from this catalog",
+    "actor_kind": "string: user, api_key, service_key, scim_token, system or anonymous",
+    "actor_id": "string: the actor's id in its kind (empty for the system)",
+    "actor_label": "string: the actor's e-mail or label, copied when the event was written",
+    "target_type": "string: the resource type (team, membership, agent, ...)",
+    "target_id": "string: the resource's id",
+    "target_label": "string: the resource's name, copied when the event was written",
+    "ip": "string or null: the client's address",
+    "user_agent": "string: the client's user agent",
+    "request_id": "string: the request's id (also its X-Request-ID header)",
+    "data": "object: what changed, usually {old, new}; at most 16,384 characters of JSON",
+    "leaf": "string: hex SHA-256 leaf hash of the event (tamper evidence)",
+}
+
+
+def catalog() -> list[dict[str, object]]:
+    return [
+        {
+            "action": a.value,
+            "description": a.label,
+            "version": VERSIONS.get(a.value, 1),
+            "category": a.value.split(".")[0],
+            "outcome": outcome_of(a.value),
+        }
+        for a in sorted(AuditAction, key=lambda a: a.value)
+    ]

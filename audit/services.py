@@ -58,6 +58,15 @@ def audit_record(
     # `data` as the JSON column gives it back, so the leaf taken now is the one a verifier
     # recomputes from the stored row.
     data_text = json.dumps(data or {}, cls=DjangoJSONEncoder)
+    if len(data_text) > MAX_DATA_CHARS:
+        # Size-capped: what changed is summarized, and the change itself still commits.
+        data_text = json.dumps(
+            {
+                "truncated": True,
+                "characters": len(data_text),
+                "keys": sorted(str(k) for k in (data or {}))[:50],
+            }
+        )
     values = {
         "org_id": org.pk if org is not None else None,
         "occurred_at": timezone.now(),
@@ -86,6 +95,7 @@ def audit_record(
 
 
 _COLUMNS = (*ledger.FIELDS, "leaf")
+MAX_DATA_CHARS = 16_384  # an event's `data`, as JSON text
 
 
 def _insert(values: dict[str, Any], data_text: str) -> int:

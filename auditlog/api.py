@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.choices import EVENT_FIELDS, catalog
 from audit.models import AuditEvent
 from audit.selectors import audit_events
 from auditlog.views import filters_from
@@ -30,6 +31,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "user_agent",
             "request_id",
             "data",
+            "leaf",
         ]
         read_only_fields = fields
 
@@ -77,3 +79,29 @@ class AuditEventListView(OrgAPIView):
             audit_events(org=self.org, filters=filters), request, view=self
         )
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+
+class AuditCatalogView(OrgAPIView):
+    """Every action the trail can hold, with its description, version, category and outcome,
+    and the fields of an event: what a SIEM parser is written against."""
+
+    capability = "admin.audit_log"
+
+    @extend_schema(
+        responses=inline_serializer(
+            "AuditCatalog",
+            {
+                "leaf_format": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.CharField()),
+                "actions": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "leaf_format": "audit-leaf-v1",
+                "fields": EVENT_FIELDS,
+                "actions": catalog(),
+            }
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -139,3 +140,60 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+# Secrets never reach the audit trail: every event any test writes goes through audit.ledger's
+# leaf (both the single and the batch path of audit_record), and is scanned there for our own
+# secret formats and for secret-named fields holding a value. The test that writes one fails.
+SECRET_PATTERNS = [
+    re.compile(r"\b(?:gov|gsk|scim)_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}"),  # API, service keys, SCIM
+    re.compile(r"\binv_[A-Za-z0-9_-]{20,}"),  # invitation links
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"\$(?:pbkdf2|argon2|scrypt)"),  # password hashes
+]
+SECRET_NAMES = re.compile(
+    r"(password|passwd|secret|private_key|signing_key|api_key|access_token|refresh_token|"
+    r"id_token|key_hash|one_time)",
+    re.IGNORECASE,
+)
+
+
+SECRET_MARKERS = {"", "changed", "set", "unset", "kept", "removed"}
+
+
+def secrets_in(value: Any, path: str = "$") -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            # A secret-named field may say what happened to the secret, never what it is.
+            if (
+                SECRET_NAMES.search(str(key))
+                and isinstance(item, str)
+                and item not in SECRET_MARKERS
+            ):
+                found.append(f"{where} holds a value")
+            found += secrets_in(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += secrets_in(item, f"{path}[{i}]")
+    elif isinstance(value, str):
+        found += [f"{path} matches {p.pattern}" for p in SECRET_PATTERNS if p.search(value)]
+    return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_events_carry_no_secret() -> Any:
+    from audit import ledger
+
+    original = ledger.leaf
+
+    def scanned(values: Any) -> bytes:
+        if "leaf" not in values:  # written now (a verifier re-hashing rows passes "leaf")
+            found = secrets_in({k: values.get(k) for k in ledger.FIELDS})
+            assert not found, f"an audit event ({values.get('action')}) carries a secret: {found}"
+        return original(values)
+
+    ledger.leaf = scanned
+    yield
+    ledger.leaf = original

@@ -163,6 +163,7 @@ API = {
     "service-key-list": ("/api/v1/service-keys/", API_LIST),
     "service-key-detail": ("/api/v1/service-keys/{service_key}/", API_ADMIN),
     "audit-event-list": ("/api/v1/audit-events/", API_LIST),
+    "audit-event-catalog": ("/api/v1/audit-events/catalog/", API_LIST),
     "explain": ("/api/v1/explain/?action=agent.view&resource=agent:{agent}", API_ANY),
     "run-detail": ("/api/v1/runs/{run}/", {**{c: 401 for c in CALLERS}, "service": 200}),
     "run-list": ("/api/v1/runs/", {**{c: 401 for c in CALLERS}, "service": 200}),
