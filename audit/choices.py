@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     # The audit trail itself
     AUDIT_VERIFIED = "audit.verified", "Audit trail verified"
     AUDIT_VERIFICATION_FAILED = "audit.verification_failed", "Audit trail verification failed"
+    AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
     AGENT_CREATED = "agent.created", "Agent created"
     AGENT_UPDATED = "agent.updated", "Agent edited"
     AGENT_DELETED = "agent.deleted", "Agent deleted"

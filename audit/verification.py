@@ -266,3 +266,127 @@ def _check_tail(org_key: int, last: AuditSeal | None, report: Report) -> None:
                 leaf_rewritten=False,
                 **where,
             )
+
+
+def verify_export(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Offline verification of a JSON Lines export (auditlog.export): each event's leaf from
+    its fields, each seal's signature (by a key this server trusts, or one given), hash and
+    manifest, and each exported event listed in its seal with that leaf. An unfiltered export
+    must also hold every event its seals list, and re-hash to each seal's root."""
+    import base64
+    import json
+
+    trusted = dict(ledger.keys().trusted)
+    for text in extra_keys:
+        public = ledger.public_from_text(text, "--public-key")
+        trusted[ledger.key_id_of(public)] = public
+    report = Report(0)
+    complete = False
+    pending: list[dict[str, Any]] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except ValueError:
+            report.add("unreadable_line", f"line {number} is not JSON", line=number)
+            break
+        kind = line.get("type") if isinstance(line, dict) else None
+        if kind == "header":
+            complete = not line.get("filters")
+            report.org_key = line.get("org_id") or 0
+        elif kind == "event":
+            report.events += 1
+            full = ledger.leaf(line)
+            if full.hex() != line.get("leaf"):
+                report.add(
+                    "changed_row",
+                    f"event {line.get('id')}'s fields no longer hash to its leaf",
+                    event_id=line.get("id"),
+                    occurred_at=line.get("occurred_at"),
+                    line=number,
+                )
+            pending.append({"id": line.get("id"), "leaf": full, "at": line.get("occurred_at")})
+        elif kind == "seal":
+            report.seals += 1
+            _check_exported_seal(line, pending, trusted, complete, report, base64)
+            pending = []
+        else:
+            report.add("unreadable_line", f"line {number} is not a header, event or seal")
+        if len(report.problems) >= MAX_PROBLEMS:
+            break
+    report.unsealed = len(pending)
+    return report.as_dict()
+
+
+def _check_exported_seal(
+    line: dict[str, Any],
+    events: list[dict[str, Any]],
+    trusted: dict[str, Any],
+    complete: bool,
+    report: Report,
+    base64: Any,
+) -> None:
+    seq = line.get("seq")
+    where = {"seal": seq, "sealed_at": line.get("sealed_at")}
+    try:
+        manifest = base64.b64decode(line["manifest"])
+        signature = base64.b64decode(line["signature"])
+        body = ledger.seal_body(
+            {
+                "v": 1,
+                "org": line["org"],
+                "seq": seq,
+                "lo": line["lo"],
+                "hi": line["hi"],
+                "count": line["count"],
+                "first_id": line["first_id"],
+                "last_id": line["last_id"],
+                "root": line["root"],
+                "manifest": line["manifest_sha256"],
+                "prev": line["prev"],
+                "sealed_at": line["sealed_at"],
+                "key": line["key"],
+            }
+        )
+    except (KeyError, ValueError):
+        report.add("seal_edited", f"seal {seq} is incomplete or malformed", **where)
+        return
+    key = trusted.get(line["key"])
+    if key is None:
+        report.add(
+            "seal_untrusted_key", f"seal {seq} is signed by unknown key {line['key']}", **where
+        )
+        return
+    if not ledger.signature_ok(key, body, signature) or line.get("hash") != ledger.seal_hash(
+        body, signature
+    ):
+        report.add("seal_edited", f"seal {seq} does not match its signature", **where)
+        return
+    if hashlib.sha256(manifest).hexdigest() != line["manifest_sha256"]:
+        report.add("seal_edited", f"seal {seq}'s manifest was changed", **where)
+        return
+    listed = list(ledger.manifest_decode(manifest))
+    if complete:
+        rows = [(e["id"], e["leaf"], e["leaf"].hex(), e["at"], 0) for e in events]
+        compare(seq, listed, rows, line["root"], report)
+        return
+    prefixes = dict(listed)
+    for e in events:
+        expected = prefixes.get(e["id"])
+        if expected is None:
+            report.add(
+                "inserted_row",
+                f"event {e['id']} is not listed in seal {seq}",
+                event_id=e["id"],
+                occurred_at=e["at"],
+                **where,
+            )
+        elif expected != e["leaf"][: ledger.PREFIX_BYTES]:
+            report.add(
+                "changed_row",
+                f"event {e['id']} does not hash to its leaf in seal {seq}",
+                event_id=e["id"],
+                occurred_at=e["at"],
+                **where,
+            )

@@ -3,6 +3,7 @@ each run (AuditVerification), audits it, and a failure becomes an alert on the a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from audit.models import AuditVerification
 from audit.services import audit_record
 from audit.verification import verify
 from core.actors import Actor, describe_actor
+from core.exceptions import ValidationFailed
 from orgs.models import Organization
 
 
@@ -57,3 +59,32 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
 
 def last_verification(org: Organization) -> AuditVerification | None:
     return AuditVerification.objects.filter(org_key=org.pk).order_by("-id").first()
+
+
+EXPORT_FORMATS = ("jsonl", "csv")
+
+
+def export_start(
+    *, org: Organization, actor: Actor | None, filters: Any, fmt: str, door: str
+) -> Iterator[str]:
+    """Audit the export (who, which filters, which format, through which door), then stream
+    it: JSON Lines with the seals that cover it, or CSV (auditlog.export)."""
+    from auditlog import export
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed("format is jsonl or csv.")
+    with transaction.atomic():
+        audit_record(
+            action=AuditAction.AUDIT_EXPORTED,
+            org=org,
+            actor=actor,
+            target_type="audit_trail",
+            target_id=str(org.pk),
+            target_label=f"audit trail of {org.name}",
+            data={
+                "format": fmt,
+                "door": door,
+                "filters": {k: v for k, v in export.filter_dict(filters).items() if v},
+            },
+        )
+    return export.jsonl(org, filters) if fmt == "jsonl" else export.csv_rows(org, filters)

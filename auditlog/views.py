@@ -3,15 +3,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from audit.choices import OUTCOMES, AuditAction, actions_matching
 from audit.models import AuditSeal
 from audit.selectors import AuditFilter, audit_page
-from auditlog.services import last_verification
+from auditlog.services import export_start, last_verification
 from auditlog.tasks import audit_verify_org
+from core.exceptions import ServiceError
 from core.input import as_id, parse_instant
 from orgs.access import OrgActionView, OrgView
 
@@ -119,3 +120,34 @@ class AuditVerifyView(OrgActionView):
     def act(self, request: HttpRequest) -> str:
         audit_verify_org.delay(self.org.pk, request.user.pk)
         return "Verification started: the result shows here when it finishes."
+
+
+class AuditExportView(OrgView):
+    """The filtered set as a download: JSON Lines (with the seals that cover it) or CSV,
+    streamed; audited as `audit.exported`."""
+
+    capability = "admin.audit_log"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filters, errors = filters_from(request.GET)
+        if errors:
+            return HttpResponse(" ".join(errors), status=400, content_type="text/plain")
+        fmt = request.GET.get("format", "jsonl")
+        try:
+            lines = export_start(
+                org=self.org, actor=request.user, filters=filters, fmt=fmt, door="dashboard"
+            )
+        except ServiceError as exc:
+            return HttpResponse(exc.message, status=400, content_type="text/plain")
+        return export_response(lines, self.org.slug, fmt)
+
+
+def export_response(lines: Any, slug: str, fmt: str) -> StreamingHttpResponse:
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response = StreamingHttpResponse(
+        lines,
+        content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-{slug}-{stamp}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from auditlog.api import AuditCatalogView, AuditEventListView
+from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
 from mapping import api as mapping
 from orgs.api import views
 from sso import api as sso
@@ -48,6 +48,7 @@ urlpatterns = [
     path("service-keys/<int:pk>/", views.ServiceKeyDetailView.as_view(), name="service-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("audit-events/catalog/", AuditCatalogView.as_view(), name="audit-event-catalog"),
+    path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
     path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
     path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),
     path("explain/", workspace.ExplainView.as_view(), name="explain"),

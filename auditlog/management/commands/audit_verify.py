@@ -25,8 +25,20 @@ class Command(OrgCommand):
         parser.add_argument(
             "--since", help="re-hash only seals made from this ISO date or date-time on"
         )
+        parser.add_argument(
+            "--file", help="verify a JSON Lines export (audit_export) offline instead"
+        )
+        parser.add_argument(
+            "--public-key",
+            action="append",
+            default=[],
+            help="another trusted seal key (base64), e.g. from the organization that exported",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts.get("file"):
+            self.verify_file(opts["file"], opts["public_key"])
+            return
         since = None
         if opts.get("since"):
             since = parse_instant(opts["since"])
@@ -44,5 +56,22 @@ class Command(OrgCommand):
         ok = all(r["ok"] for r in reports)
         self.emit({"ok": ok, "organizations": reports})
         if not ok:
+            sys.stdout.flush()
+            sys.exit(1)
+
+    def verify_file(self, path: str, keys: list[str]) -> None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        from audit.verification import verify_export
+
+        try:
+            with open(path, encoding="utf-8") as lines:
+                report = verify_export(lines, keys)
+        except OSError as exc:
+            raise CommandFailed(f"Cannot read {path}: {exc.strerror}.") from None
+        except ImproperlyConfigured as exc:
+            raise CommandFailed(str(exc)) from None
+        self.emit({"file": path, **report})
+        if not report["ok"]:
             sys.stdout.flush()
             sys.exit(1)
