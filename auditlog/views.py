@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.choices import OUTCOMES, AuditAction, actions_matching
 from audit.models import AuditSeal
 from audit.selectors import AuditFilter, audit_page
+from auditlog.figures import audit_figures
 from auditlog.services import export_start, last_verification
 from auditlog.tasks import audit_verify_org
 from core.exceptions import ServiceError
@@ -100,6 +101,7 @@ class AuditLogView(OrgView):
                 "windows": list(WINDOWS),
                 "base_query": query.urlencode(),
                 "verification": last_verification(self.org),
+                "figures": audit_figures(org=self.org) if before_id is None else None,
                 "last_seal": AuditSeal.objects.filter(org_key=self.org.pk)
                 .order_by("-seq")
                 .only("seq", "sealed_at", "count", "last_id")

@@ -93,3 +93,20 @@ def test_a_deep_page_costs_what_the_first_costs(org, n, django_assert_max_num_qu
     _, cursor = audit_page(org=org, filters=f, limit=2)
     with django_assert_max_num_queries(1):
         audit_page(org=org, filters=f, before=cursor, limit=2)
+
+
+def test_the_audit_page_charts_its_last_30_days_in_constant_queries(
+    org, admin_client, trail, django_assert_max_num_queries
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    for i in range(30):
+        _event(org, "access.denied", target=("agent", str(i), f"agent {i}"))
+    admin_client.get("/o/acme/audit/")  # warm (sessions, the figures' cache)
+    cache.clear()
+    with django_assert_max_num_queries(14):
+        r = admin_client.get("/o/acme/audit/")
+    figures = r.context["figures"]
+    assert sum(figures["denied"]) == 31 and sum(figures["by_category"]["access"]) == 31
+    assert figures["top_actors"][0]["actor"] == "admin@acme.example"

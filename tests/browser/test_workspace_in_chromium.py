@@ -122,4 +122,18 @@ def test_the_overview_charts_draw_under_the_policy(live_server, page, screenshot
     assert drawn == [["Support", 3]]
     assert page.evaluate("document.getElementById('chart-signins').width") > 0
     screenshot("overview-charts")
+    page.goto(live_server.url + "/o/acme/audit/")
+    page.wait_for_function(
+        "window.Chart && window.Chart.getChart(document.getElementById('chart-audit-actors'))"
+    )
+    categories = page.evaluate(
+        "window.Chart.getChart(document.getElementById('chart-audit-categories')).data.datasets"
+        ".map(d => d.label)"
+    )
+    assert {"agent", "run", "team"} <= set(categories)
+    actors = page.evaluate(
+        "window.Chart.getChart(document.getElementById('chart-audit-actors')).data.labels"
+    )
+    assert "admin@acme.example" in actors
+    screenshot("audit-charts")
     assert violations == []

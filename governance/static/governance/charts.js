@@ -2,14 +2,43 @@
 // which the CSP allows since it is not executed), drawn with the vendored Chart.js.
 (function () {
   "use strict";
+  var palette = ["#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#6741d9", "#0b7285", "#5c940d",
+                 "#862e9c", "#a61e4d", "#364fc7", "#087f5b", "#d9480f"];
+  var common = { responsive: true, animation: false, plugins: { legend: { position: "bottom" } },
+                 scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
+  function drawAudit() {
+    // The audit page's charts (<script type="application/json" id="audit-figures">).
+    var source = document.getElementById("audit-figures");
+    if (!source || !window.Chart) return;
+    var data = JSON.parse(source.textContent);
+    var labels = data.days.map(function (d) { return d.slice(5); });
+    var categories = Object.keys(data.by_category);
+    new window.Chart(document.getElementById("chart-audit-categories"), {
+      type: "bar",
+      data: { labels: labels, datasets: categories.map(function (c, i) {
+        return { label: c, data: data.by_category[c], backgroundColor: palette[i % palette.length] };
+      }) },
+      options: Object.assign({}, common, { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } })
+    });
+    new window.Chart(document.getElementById("chart-audit-actors"), {
+      type: "bar",
+      data: { labels: data.top_actors.map(function (a) { return a.actor; }),
+              datasets: [{ label: "Events", data: data.top_actors.map(function (a) { return a.events; }), backgroundColor: palette[0] }] },
+      options: Object.assign({}, common, { indexAxis: "y", plugins: { legend: { display: false } },
+                                           scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } })
+    });
+    new window.Chart(document.getElementById("chart-audit-denied"), {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "Denied attempts", data: data.denied, backgroundColor: palette[3] }] },
+      options: common
+    });
+  }
   function draw() {
+    drawAudit();
     var source = document.getElementById("figures");
     if (!source || !window.Chart) return;
     var data = JSON.parse(source.textContent);
-    var palette = ["#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#6741d9", "#0b7285", "#5c940d"];
     var labels = data.days.map(function (d) { return d.slice(5); });
-    var common = { responsive: true, animation: false, plugins: { legend: { position: "bottom" } },
-                   scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
     var teams = Object.keys(data.runs_by_team);
     new window.Chart(document.getElementById("chart-runs"), {
       type: "bar",
