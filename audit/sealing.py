@@ -48,9 +48,11 @@ def ordering() -> tuple[str, ...]:
     return ("xact", "id") if sealing_key() == "xact" else ("id",)
 
 
-def _safe_bound(lo: int) -> int:
-    """Everything below the bound has finished (PostgreSQL) or is committed (SQLite), capped so
-    that one pass reads at most MAX_PER_PASS events (never splitting a transaction)."""
+def _safe_bound(lo: int) -> tuple[int, bool]:
+    """(bound, capped): everything below the bound has finished (PostgreSQL) or is committed
+    (SQLite); capped when a pass would read more than MAX_PER_PASS events, in which case the
+    bound stops before the transaction that crosses the cap (a single transaction larger than
+    the cap is taken whole)."""
     with connection.cursor() as cur:
         if sealing_key() == "xact":
             cur.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
@@ -61,21 +63,25 @@ def _safe_bound(lo: int) -> int:
                 [lo, hi, MAX_PER_PASS],
             )
             row = cur.fetchone()
-            if row is not None:
-                hi = max(int(row[0]), lo + 1)
-        else:
+            if row is None:
+                return max(hi, lo), False
+            crossing = int(row[0])
             cur.execute(
-                "SELECT id FROM audit_auditevent WHERE id >= %s ORDER BY id LIMIT 1 OFFSET %s",
-                [lo, MAX_PER_PASS],
+                "SELECT MIN(xact) FROM audit_auditevent WHERE xact >= %s AND xact < %s",
+                [lo, hi],
             )
-            row = cur.fetchone()
-            if row is not None:
-                hi = int(row[0])
-            else:
-                cur.execute("SELECT MAX(id) FROM audit_auditevent")
-                top = cur.fetchone()[0]
-                hi = int(top) + 1 if top is not None else lo
-    return max(hi, lo)
+            first = int(cur.fetchone()[0])
+            return (crossing if crossing > first else crossing + 1), True
+        cur.execute(
+            "SELECT id FROM audit_auditevent WHERE id >= %s ORDER BY id LIMIT 1 OFFSET %s",
+            [lo, MAX_PER_PASS],
+        )
+        row = cur.fetchone()
+        if row is not None:
+            return int(row[0]), True
+        cur.execute("SELECT MAX(id) FROM audit_auditevent")
+        top = cur.fetchone()[0]
+        return (max(int(top) + 1, lo) if top is not None else lo), False
 
 
 def _groups(lo: int, hi: int) -> Iterator[tuple[int, list[tuple[int, bytes]]]]:
@@ -171,9 +177,9 @@ def seal_pass() -> dict[str, Any]:
         if state is None:
             state = AuditSealCursor.objects.create(pk=1, hi=0)
         lo = state.hi
-        hi = _safe_bound(lo)
+        hi, capped = _safe_bound(lo)
         if hi <= lo:
-            return {"events": 0, "seals": 0, "lo": lo, "hi": hi}
+            return {"events": 0, "seals": 0, "lo": lo, "hi": hi, "capped": False}
         now = timezone.now()
         events = seals = 0
         for org_key, entries in _groups(lo, hi):
@@ -184,7 +190,7 @@ def seal_pass() -> dict[str, Any]:
         state.passes += 1
         state.updated_at = now
         state.save(update_fields=["hi", "passes", "updated_at"])
-        return {"events": events, "seals": seals, "lo": lo, "hi": hi}
+        return {"events": events, "seals": seals, "lo": lo, "hi": hi, "capped": capped}
 
 
 def seal_all() -> dict[str, Any]:
@@ -197,5 +203,5 @@ def seal_all() -> dict[str, Any]:
         total["passes"] += 1
         total["events"] += done["events"]
         total["seals"] += done["seals"]
-        if done["events"] < MAX_PER_PASS:
+        if not done.get("capped"):
             return total

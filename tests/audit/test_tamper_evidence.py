@@ -324,3 +324,20 @@ def test_the_signing_key_comes_from_the_environment(settings):
         )
         == seed
     )
+
+
+def test_a_backlog_is_sealed_in_bounded_passes_and_a_big_transaction_whole(org, monkeypatch):
+    from audit import sealing
+
+    sealing.seal_all()
+    monkeypatch.setattr(sealing, "MAX_PER_PASS", 3)
+    record(org, 4)  # four transactions
+    with transaction.atomic():  # one transaction larger than a pass
+        for i in range(5):
+            audit_record(action="team.created", org=org, actor=None, data={"big": i})
+    record(org, 2)
+    done = sealing.seal_all()
+    assert done["events"] == 11 and done["passes"] >= 3
+    assert sealing.seal_pass()["events"] == 0
+    report = verify(org.pk)
+    assert report["ok"] and report["unsealed_events"] == 0
