@@ -269,11 +269,15 @@ def main() -> None:
                 done = seal_pass()
                 end = time.time()
                 if done.get("events"):
-                    # The oldest event this pass sealed: how long it waited for its seal.
-                    oldest = AuditEvent.objects.filter(in_range(done["lo"], done["hi"])).aggregate(
-                        m=Min("occurred_at")
-                    )["m"]
-                    lags.append(end - oldest.timestamp())
+                    # The oldest event written in this phase that this pass sealed: how
+                    # long it waited for its seal.
+                    oldest = (
+                        AuditEvent.objects.filter(in_range(done["lo"], done["hi"]))
+                        .filter(occurred_at__gte=phase_start)
+                        .aggregate(m=Min("occurred_at"))["m"]
+                    )
+                    if oldest is not None:
+                        lags.append(end - oldest.timestamp())
         finally:
             connections.close_all()
 
