@@ -58,6 +58,8 @@ class AuditEvent(models.Model):
             ),
             models.Index(fields=["org_id", "occurred_at"], name="audit_org_time"),
             models.Index(fields=["xact", "id"], name="audit_xact"),
+            # An organization's events in sealing order: verification and export walk it.
+            models.Index(fields=["org_id", "xact", "id"], name="audit_org_xact"),
             # The audit log's filters (audit.selectors): each answers page 1 and page 10,000
             # from the index, newest first, at any volume.
             models.Index(

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import F, Func, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit import ledger
@@ -76,14 +78,45 @@ def _rows(org: Any, filters: AuditFilter) -> Iterator[dict[str, Any]]:
     )
 
 
+def _texts(org: Any, filters: AuditFilter) -> Iterator[dict[str, Any]]:
+    """On PostgreSQL the database writes each event's JSON line itself (json_build_object):
+    the export's rate was bound by Python building and encoding 26,000 lines/s (README,
+    Benchmarks). Times come as `...Z` in UTC to the microsecond and `data` as jsonb prints it;
+    the verifier parses the line, so the leaf it recomputes is the same."""
+    pairs: list[Any] = [Value("type"), Value("event")]
+    for name in COLUMNS:
+        if name == "occurred_at":
+            value: Any = Func(
+                F("occurred_at"),
+                Value('YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                function="to_char",
+                output_field=TextField(),
+            )
+        elif name == "ip":
+            value = Func(F("ip"), function="host", output_field=TextField())
+        else:
+            value = F(name)
+        pairs += [Value(name), value]
+    line = Func(*pairs, function="json_build_object", output_field=TextField())
+    return (
+        audit_events(org=org, filters=filters)
+        .order_by(*ordering())
+        .annotate(line=Cast(line, TextField()))
+        .values("line", sealing_key())
+        .iterator(chunk_size=5000)
+    )
+
+
 def _with_seals(org: Any, filters: AuditFilter) -> Iterator[tuple[str, dict[str, Any]]]:
     """("event", values) in sealing order, and ("seal", seal line) after the last exported
-    event of each seal: a merge of two ordered streams, so memory stays constant."""
+    event of each seal: a merge of two ordered streams, so memory stays constant. On
+    PostgreSQL an event's values are its finished line (`{"line": ...}`)."""
     key = sealing_key()
     seals = AuditSeal.objects.filter(org_key=org.pk).order_by("seq").iterator(chunk_size=200)
     current: AuditSeal | None = next(seals, None)
     used = False
-    for values in _rows(org, filters):
+    rows = _texts(org, filters) if key == "xact" else _rows(org, filters)
+    for values in rows:
         k = values[key] or 0
         while current is not None and k >= current.bound_hi:
             if used:
@@ -124,6 +157,9 @@ def filter_dict(filters: AuditFilter) -> dict[str, Any]:
 def jsonl(org: Any, filters: AuditFilter) -> Iterator[str]:
     yield json.dumps(header(org, filters), ensure_ascii=False) + "\n"
     for kind, item in _with_seals(org, filters):
+        if kind == "event" and "line" in item:
+            yield item["line"] + "\n"
+            continue
         line = _event_line(item) if kind == "event" else item
         yield json.dumps(line, ensure_ascii=False, cls=DjangoJSONEncoder) + "\n"
 
