@@ -100,6 +100,9 @@ class AuditLogView(OrgView):
                 "outcomes": OUTCOMES,
                 "windows": list(WINDOWS),
                 "base_query": query.urlencode(),
+                "export_fields": [
+                    (k, v) for k, values in query.lists() if k != "format" for v in values
+                ],
                 "verification": last_verification(self.org),
                 "figures": audit_figures(org=self.org) if before_id is None else None,
                 "last_seal": AuditSeal.objects.filter(org_key=self.org.pk)
@@ -126,15 +129,17 @@ class AuditVerifyView(OrgActionView):
 
 class AuditExportView(OrgView):
     """The filtered set as a download: JSON Lines (with the seals that cover it) or CSV,
-    streamed; audited as `audit.exported`."""
+    streamed; audited as `audit.exported`. A POST (the export is audited: nothing is written
+    on GET), with the page's filters as its fields."""
 
     capability = "admin.audit_log"
+    http_method_names = ["post"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        filters, errors = filters_from(request.GET)
+    def post(self, request: HttpRequest) -> HttpResponse:
+        filters, errors = filters_from(request.POST)
         if errors:
             return HttpResponse(" ".join(errors), status=400, content_type="text/plain")
-        fmt = request.GET.get("format", "jsonl")
+        fmt = request.POST.get("format", "jsonl")
         try:
             lines = export_start(
                 org=self.org, actor=request.user, filters=filters, fmt=fmt, door="dashboard"

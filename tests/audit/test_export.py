@@ -59,7 +59,8 @@ def test_a_jsonl_export_carries_its_seals_and_verifies_offline(client, org, api_
     made = _events(org)
     seal_pass()
     late = _events(org, 1)[0]  # not sealed yet
-    r = api(client, "GET", "/api/v1/audit-events/export/", api_key)
+    assert api(client, "GET", "/api/v1/audit-events/export/", api_key).status_code == 405
+    r = api(client, "POST", "/api/v1/audit-events/export/", api_key)
     assert r.status_code == 200 and r.streaming and r["Content-Type"] == "application/x-ndjson"
     lines = lines_of(b"".join(r.streaming_content))
     assert lines[0]["type"] == "header" and lines[0]["organization"] == "acme"
@@ -96,7 +97,7 @@ def test_a_jsonl_export_carries_its_seals_and_verifies_offline(client, org, api_
 def test_a_filtered_export_verifies_what_it_holds(client, org, api_key, tmp_path):
     made = _events(org)
     seal_pass()
-    r = api(client, "GET", "/api/v1/audit-events/export/?outcome=denied", api_key)
+    r = api(client, "POST", "/api/v1/audit-events/export/?outcome=denied", api_key)
     lines = lines_of(b"".join(r.streaming_content))
     events = [x for x in lines if x["type"] == "event"]
     assert [e["id"] for e in events] == [made[1].pk, made[3].pk]
@@ -107,7 +108,9 @@ def test_a_filtered_export_verifies_what_it_holds(client, org, api_key, tmp_path
 
 def test_the_page_downloads_csv_with_formulas_defused(admin_client, org):
     made = _events(org)
-    r = admin_client.get("/o/acme/audit/export/?format=csv&action=team.created")
+    page = admin_client.get("/o/acme/audit/?action=team.created").content.decode()
+    assert '<input type="hidden" name="action" value="team.created">' in page
+    r = admin_client.post("/o/acme/audit/export/", {"format": "csv", "action": "team.created"})
     assert r.status_code == 200 and r["Content-Disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode())))
     assert rows[0][:3] == ["id", "org_id", "occurred_at"] and rows[0][-1] == "leaf"
@@ -116,8 +119,9 @@ def test_the_page_downloads_csv_with_formulas_defused(admin_client, org):
     label = next(row for row in rows[1:] if int(row[0]) == made[0].pk)[9]
     assert label == "'=HYPERLINK(evil)"
     assert_audited("audit.exported", org=org, actor_kind="user")
-    assert admin_client.get("/o/acme/audit/export/?format=xml").status_code == 400
-    assert admin_client.get("/o/acme/audit/export/?outcome=maybe").status_code == 400
+    assert admin_client.post("/o/acme/audit/export/", {"format": "xml"}).status_code == 400
+    assert admin_client.post("/o/acme/audit/export/", {"outcome": "maybe"}).status_code == 400
+    assert admin_client.get("/o/acme/audit/export/").status_code == 405
 
 
 def test_the_command_writes_json_lines_to_stdout(org):
@@ -135,14 +139,14 @@ def test_exports_need_the_audit_log_permission_and_stay_in_their_org(
 ):
     from orgs.services.api_keys import api_key_create
 
-    assert member_client.get("/o/acme/audit/export/").status_code == 403
+    assert member_client.post("/o/acme/audit/export/").status_code == 403
     _, key = api_key_create(membership=member, actor=None)
-    assert api(client, "GET", "/api/v1/audit-events/export/", key).status_code == 403
+    assert api(client, "POST", "/api/v1/audit-events/export/", key).status_code == 403
     _events(other_org, 2)
     from orgs.services.api_keys import api_key_create as make_key
 
     boss_key = make_key(
         membership=make_member(other_org, "boss@globex.example", "admin"), actor=None
     )[1]
-    body = b"".join(api(client, "GET", "/api/v1/audit-events/export/", boss_key).streaming_content)
+    body = b"".join(api(client, "POST", "/api/v1/audit-events/export/", boss_key).streaming_content)
     assert all(x.get("org_id") in (None, other_org.pk) for x in lines_of(body))
