@@ -4,7 +4,7 @@ from django.urls import path
 
 from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
 from mapping import api as mapping
-from orgs.api import views
+from orgs.api import keys, views
 from sso import api as sso
 from workspace import api as workspace
 
@@ -42,10 +42,10 @@ urlpatterns = [
         views.TeamMemberDetailView.as_view(),
         name="team-member-detail",
     ),
-    path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
-    path("api-keys/<int:pk>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
-    path("service-keys/", views.ServiceKeyListView.as_view(), name="service-key-list"),
-    path("service-keys/<int:pk>/", views.ServiceKeyDetailView.as_view(), name="service-key-detail"),
+    path("api-keys/", keys.ApiKeyListView.as_view(), name="api-key-list"),
+    path("api-keys/<int:pk>/", keys.ApiKeyDetailView.as_view(), name="api-key-detail"),
+    path("service-keys/", keys.ServiceKeyListView.as_view(), name="service-key-list"),
+    path("service-keys/<int:pk>/", keys.ServiceKeyDetailView.as_view(), name="service-key-detail"),
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("audit-events/catalog/", AuditCatalogView.as_view(), name="audit-event-catalog"),
     path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
