@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from audit.choices import DENIED_ACTIONS, FAILED_ACTIONS, actions_matching
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
+from audit.sealing import sealing_key
 from core.actors import ActorKind
 
 
@@ -84,3 +85,21 @@ def audit_page(
     rows = list(qs[: limit + 1])
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def event_in(*, org: object, pk: object) -> AuditEvent | None:
+    from core.input import as_id
+
+    pk = as_id(pk)
+    return AuditEvent.objects.filter(org_id=org.pk, pk=pk).first() if pk else None
+
+
+def seal_of(event: AuditEvent) -> AuditSeal | None:
+    """The seal whose range holds the event, or None while it waits for the sealer."""
+    key = event.xact if sealing_key() == "xact" else event.pk
+    return (
+        AuditSeal.objects.filter(org_key=event.org_id or 0, bound_hi__gt=key or 0)
+        .order_by("seq")
+        .only("seq", "sealed_at", "count", "key_id")
+        .first()
+    )

@@ -5,17 +5,20 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
+from audit import ledger
 from audit.choices import OUTCOMES, AuditAction, actions_matching
 from audit.models import AuditSeal
-from audit.selectors import AuditFilter, audit_page
+from audit.selectors import AuditFilter, audit_page, event_in, seal_of
 from auditlog.figures import audit_figures
 from auditlog.services import export_start, last_verification
 from auditlog.tasks import audit_verify_org
 from core.exceptions import ServiceError
 from core.input import as_id, parse_instant
-from orgs.access import OrgActionView, OrgView
+from orgs.access import OrgActionView, OrgView, found
+from orgs.selectors import member_of_user
 
 WINDOWS = {
     "1h": timedelta(hours=1),
@@ -158,3 +161,47 @@ def export_response(lines: Any, slug: str, fmt: str) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="audit-{slug}-{stamp}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+# The pages an event's target links to, by its type (the page itself turns away what the
+# viewer may not see, or what is gone).
+TARGET_PAGES = {
+    "membership": "governance:member_detail",
+    "team": "governance:team_detail",
+    "customrole": "governance:role_edit",
+    "agent": "governance:agent_detail",
+    "workflow": "governance:workflow_detail",
+    "run": "governance:run_detail",
+}
+
+
+class AuditEventView(OrgView):
+    """One event, every field: its actor and target linked to their pages, its leaf checked
+    against its fields, and the seal that covers it."""
+
+    capability = "admin.audit_log"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        event = found(event_in(org=self.org, pk=pk), "event")
+        actor_url = None
+        if event.actor_kind == "user" and event.actor_id:
+            member = member_of_user(org=self.org, user_id=event.actor_id)
+            if member is not None:
+                actor_url = reverse("governance:member_detail", args=[self.org.slug, member.pk])
+        target_url = None
+        page = TARGET_PAGES.get(event.target_type)
+        if page and as_id(event.target_id):
+            target_url = reverse(page, args=[self.org.slug, as_id(event.target_id)])
+        return render(
+            request,
+            "auditlog/event.html",
+            {
+                "event": event,
+                "action_label": dict(AuditAction.choices).get(event.action, ""),
+                "actor_url": actor_url,
+                "target_url": target_url,
+                "leaf_ok": not event.leaf
+                or ledger.leaf({n: getattr(event, n) for n in ledger.FIELDS}).hex() == event.leaf,
+                "seal": seal_of(event),
+            },
+        )

@@ -4,7 +4,7 @@ sign-in, the REST API, SCIM and health."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from auditlog.views import AuditExportView, AuditLogView, AuditVerifyView
+from auditlog.views import AuditEventView, AuditExportView, AuditLogView, AuditVerifyView
 from governance import views
 from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, service_keys, teams
@@ -89,6 +89,7 @@ org_patterns = [
     ),
     path("audit/", AuditLogView.as_view(), name="audit_log"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit_verify"),
+    path("audit/<int:pk>/", AuditEventView.as_view(), name="audit_event"),
     path("audit/export/", AuditExportView.as_view(), name="audit_export"),
     # workspace
     path("explain/", workspace.ExplainerView.as_view(), name="explain"),

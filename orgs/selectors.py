@@ -104,6 +104,11 @@ def api_key_get(*, membership: Membership, pk: object) -> ApiKey | None:
     return api_keys_for(membership=membership).filter(pk=pk).first() if pk else None
 
 
+def member_of_user(*, org: Organization, user_id: object) -> Membership | None:
+    pk = as_id(user_id)
+    return Membership.objects.filter(org=org, user_id=pk).first() if pk else None
+
+
 def service_keys_of(*, org: Organization) -> QuerySet[ServiceKey]:
     return ServiceKey.objects.filter(org=org).order_by("-created_at", "-id")
 

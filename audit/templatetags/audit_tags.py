@@ -43,3 +43,11 @@ def audit_change(data: dict[str, Any] | None) -> list[str]:
 def audit_value(value: Any) -> str:
     """One value as people read it (lists joined, objects as key=value, never a repr)."""
     return _short(value)
+
+
+@register.filter
+def pretty_json(data: Any) -> str:
+    """An event's `data` as indented JSON (the template escapes it)."""
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)

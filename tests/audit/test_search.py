@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from audit.models import AuditEvent
 from audit.selectors import AuditFilter, audit_events, audit_page
 from audit.services import audit_record
 from tests.conftest import api
@@ -110,3 +111,29 @@ def test_the_audit_page_charts_its_last_30_days_in_constant_queries(
     figures = r.context["figures"]
     assert sum(figures["denied"]) == 31 and sum(figures["by_category"]["access"]) == 31
     assert figures["top_actors"][0]["actor"] == "admin@acme.example"
+
+
+def test_an_events_page_shows_every_field_and_links_actor_and_target(
+    org, admin, admin_client, make_member, other_org
+):
+    from orgs.services.teams import team_create
+
+    team = team_create(org=org, name="Data", actor=admin.user)
+    event = AuditEvent.objects.filter(org_id=org.pk, action="team.created").latest("id")
+    html = admin_client.get(f"/o/acme/audit/{event.pk}/").content.decode()
+    assert f'href="/o/acme/members/{admin.pk}/" id="actor-link">admin@acme.example' in html
+    assert f'href="/o/acme/teams/{team.pk}/" id="target-link">Data' in html
+    assert 'id="leaf-ok"' in html and event.leaf in html and "not sealed yet" in html
+    listing = admin_client.get("/o/acme/audit/").content.decode()
+    assert f'href="/o/acme/audit/{event.pk}/"' in listing
+    theirs = _event(other_org, "team.created")
+    assert admin_client.get(f"/o/acme/audit/{theirs.pk}/").status_code == 404
+    assert admin_client.get("/o/acme/audit/99999999/").status_code == 404
+
+
+def test_an_events_page_flags_a_leaf_that_no_longer_matches(org, admin_client, trail):
+    from tests.audit.test_tamper_evidence import tamper
+
+    tamper("UPDATE audit_auditevent SET target_label = 'x' WHERE id = %s", [trail["denied"].pk])
+    html = admin_client.get(f"/o/acme/audit/{trail['denied'].pk}/").content.decode()
+    assert 'id="leaf-broken"' in html

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from audit.models import AuditEvent
 from orgs.services.api_keys import api_key_create
 from orgs.services.service_keys import service_key_create
 from orgs.services.teams import team_create
@@ -60,6 +61,7 @@ PAGES = {
     "api_keys": ("/o/acme/api-keys/", EVERY_MEMBER),
     "service_keys": ("/o/acme/service-keys/", ADMIN_ONLY),
     "audit_log": ("/o/acme/audit/", ADMIN_ONLY),
+    "audit_event": ("/o/acme/audit/{event}/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
     "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
     "agents": ("/o/acme/agents/", EVERY_MEMBER),
@@ -274,6 +276,7 @@ def world_ids(world, other_org, make_member):
         "workflow": workflow.pk,
         "run": run.pk,
         "service_key": service_key.pk,
+        "event": AuditEvent.objects.filter(org_id=w["org"].pk).latest("id").pk,
     }
     team_create(org=other_org, name="Elsewhere", actor=None)
     return members, keys, ids
