@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit import ledger
 from audit.choices import EVENT_FIELDS, catalog
 from audit.models import AuditEvent
 from audit.selectors import audit_events
@@ -20,22 +21,8 @@ from orgs.api.views import OrgAPIView, page_of
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "occurred_at",
-            "action",
-            "actor_kind",
-            "actor_id",
-            "actor_label",
-            "target_type",
-            "target_id",
-            "target_label",
-            "ip",
-            "user_agent",
-            "request_id",
-            "data",
-            "leaf",
-        ]
+        # The hashed fields (audit.ledger) less the organization, which the key names.
+        fields = ["id", *(f for f in ledger.FIELDS if f != "org_id"), "leaf"]
         read_only_fields = fields
 
 
