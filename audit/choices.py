@@ -42,6 +42,22 @@ class AuditAction(models.TextChoices):
     AUDIT_VERIFIED = "audit.verified", "Audit trail verified"
     AUDIT_VERIFICATION_FAILED = "audit.verification_failed", "Audit trail verification failed"
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
+    AUDIT_STREAM_CREATED = "audit_stream.created", "Audit stream (SIEM destination) created"
+    AUDIT_STREAM_UPDATED = "audit_stream.updated", "Audit stream changed"
+    AUDIT_STREAM_DELETED = "audit_stream.deleted", "Audit stream deleted"
+    AUDIT_STREAM_PAUSED = "audit_stream.paused", "Audit stream paused"
+    AUDIT_STREAM_RESUMED = "audit_stream.resumed", "Audit stream resumed"
+    AUDIT_STREAM_SECRET_ROTATED = "audit_stream.secret_rotated", "Audit stream secret rotated"
+    AUDIT_STREAM_TESTED = "audit_stream.test_sent", "Audit stream test event delivered"
+    AUDIT_STREAM_TEST_FAILED = "audit_stream.test_failed", "Audit stream test event failed"
+    AUDIT_STREAM_DELIVERY_FAILED = (
+        "audit_stream.delivery_failed",
+        "Audit stream delivery failing (the destination refused or is unreachable)",
+    )
+    AUDIT_STREAM_DELIVERY_RECOVERED = (
+        "audit_stream.delivery_recovered",
+        "Audit stream delivery recovered",
+    )
     AGENT_CREATED = "agent.created", "Agent created"
     AGENT_UPDATED = "agent.updated", "Agent edited"
     AGENT_DELETED = "agent.deleted", "Agent deleted"

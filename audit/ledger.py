@@ -95,9 +95,14 @@ def leaf(values: Mapping[str, Any]) -> bytes:
 
 
 def merkle_root(leaves: Iterable[bytes]) -> bytes:
+    levels = merkle_levels(leaves)
+    return levels[-1][0] if levels[0] else hashlib.sha256(b"").digest()
+
+
+def merkle_levels(leaves: Iterable[bytes]) -> list[list[bytes]]:
+    """Every level of the tree, leaves' nodes first: what inclusion proofs are read from."""
     level = [hashlib.sha256(b"\x00" + x).digest() for x in leaves]
-    if not level:
-        return hashlib.sha256(b"").digest()
+    levels = [level]
     while len(level) > 1:
         nxt = [
             hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest()
@@ -105,8 +110,39 @@ def merkle_root(leaves: Iterable[bytes]) -> bytes:
         ]
         if len(level) % 2:
             nxt.append(level[-1])
+        levels.append(nxt)
         level = nxt
-    return level[0]
+    return levels
+
+
+def merkle_path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    """The siblings from the leaf at `index` up to the root (a carried-up odd node has none
+    at that level): with the leaf, the index and the tree's size they rebuild the root."""
+    path = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
+def root_from_path(leaf_bytes: bytes, index: int, size: int, path: Iterable[bytes]) -> bytes:
+    """The root that `leaf_bytes` at `index` of a `size`-leaf tree proves with `path`; compare
+    it to a seal's signed root (a streamed event's inclusion proof)."""
+    node = hashlib.sha256(b"\x00" + leaf_bytes).digest()
+    siblings = iter(path)
+    width = size
+    while width > 1:
+        if index ^ 1 < width:
+            sibling = next(siblings, b"")
+            if index % 2:
+                node = hashlib.sha256(b"\x01" + sibling + node).digest()
+            else:
+                node = hashlib.sha256(b"\x01" + node + sibling).digest()
+        index //= 2
+        width = (width + 1) // 2
+    return node
 
 
 # --- The manifest ---------------------------------------------------------------------------

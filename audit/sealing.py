@@ -121,6 +121,21 @@ def _fill_legacy(entries: list[tuple[int, bytes]], legacy: list[int]) -> list[tu
     return [(i, leaf or leaves[i]) for i, leaf in entries]
 
 
+def seal_leaves(seal: AuditSeal) -> list[bytes]:
+    """The full leaves of a seal's events, in the seal's order (what an inclusion proof is
+    built from): the stored leaf, or for an event older than leaves, the hash of its fields."""
+    ids = [event_id for event_id, _ in ledger.manifest_decode(bytes(seal.manifest))]
+    stored: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        stored.update(AuditEvent.objects.filter(id__in=chunk).values_list("id", "leaf"))
+    # A row that is gone (deleted behind our back) gets a leaf of zeros: the proofs built from
+    # it fail at the SIEM, which is where the deletion should be noticed.
+    entries = [(i, bytes.fromhex(stored[i]) if i in stored else bytes(32)) for i in ids]
+    legacy = [i for i, leaf in entries if not leaf]
+    return [leaf for _, leaf in _fill_legacy(entries, legacy)]
+
+
 def seal_fields(seal: AuditSeal) -> dict[str, Any]:
     """The signed body of a seal, from its columns."""
     return {

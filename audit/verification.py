@@ -17,13 +17,16 @@ folds them within a minute). The report is plain data (JSON).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from audit import ledger
 from audit.models import AuditEvent, AuditSeal, AuditSealCursor
+from audit.records import seal_body_of
 from audit.sealing import in_range, ordering, seal_fields, sealing_key
 
 MAX_PROBLEMS = 20
@@ -273,13 +276,7 @@ def verify_export(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[
     its fields, each seal's signature (by a key this server trusts, or one given), hash and
     manifest, and each exported event listed in its seal with that leaf. An unfiltered export
     must also hold every event its seals list, and re-hash to each seal's root."""
-    import base64
-    import json
-
-    trusted = dict(ledger.keys().trusted)
-    for text in extra_keys:
-        public = ledger.public_from_text(text, "--public-key")
-        trusted[ledger.key_id_of(public)] = public
+    trusted = _trusted(extra_keys)
     report = Report(0)
     complete = False
     pending: list[dict[str, Any]] = []
@@ -309,7 +306,7 @@ def verify_export(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[
             pending.append({"id": line.get("id"), "leaf": full, "at": line.get("occurred_at")})
         elif kind == "seal":
             report.seals += 1
-            _check_exported_seal(line, pending, trusted, complete, report, base64)
+            _check_exported_seal(line, pending, trusted, complete, report)
             pending = []
         else:
             report.add("unreadable_line", f"line {number} is not a header, event or seal")
@@ -325,30 +322,13 @@ def _check_exported_seal(
     trusted: dict[str, Any],
     complete: bool,
     report: Report,
-    base64: Any,
 ) -> None:
     seq = line.get("seq")
     where = {"seal": seq, "sealed_at": line.get("sealed_at")}
     try:
         manifest = base64.b64decode(line["manifest"])
         signature = base64.b64decode(line["signature"])
-        body = ledger.seal_body(
-            {
-                "v": 1,
-                "org": line["org"],
-                "seq": seq,
-                "lo": line["lo"],
-                "hi": line["hi"],
-                "count": line["count"],
-                "first_id": line["first_id"],
-                "last_id": line["last_id"],
-                "root": line["root"],
-                "manifest": line["manifest_sha256"],
-                "prev": line["prev"],
-                "sealed_at": line["sealed_at"],
-                "key": line["key"],
-            }
-        )
+        body = seal_body_of(line)
     except (KeyError, ValueError):
         report.add("seal_edited", f"seal {seq} is incomplete or malformed", **where)
         return
@@ -390,3 +370,180 @@ def _check_exported_seal(
                 occurred_at=e["at"],
                 **where,
             )
+
+
+def verify_file(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """An export (it starts with a header line) or what a SIEM received from an audit stream
+    (event and seal records, in any order, duplicates allowed)."""
+    iterator = iter(lines)
+    first = next((text for text in iterator if text.strip()), "")
+    rest = [first, *iterator] if first else []
+    try:
+        is_export = json.loads(first).get("type") == "header"
+    except (ValueError, AttributeError):
+        is_export = True  # the export's reader names the unreadable line
+    if is_export:
+        return verify_export(rest, extra_keys)
+    return verify_stream(rest, extra_keys)
+
+
+def _trusted(extra_keys: Iterable[str]) -> dict[str, Any]:
+    trusted = dict(ledger.keys().trusted)
+    for text in extra_keys:
+        public = ledger.public_from_text(text, "--public-key")
+        trusted[ledger.key_id_of(public)] = public
+    return trusted
+
+
+def verify_stream(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """What an audit stream delivered (siem), checked where it landed: each seal head's
+    signature and hash, the chain from one head to the next (a missing head is named), each
+    event's fields against its leaf, and each event against its seal's signed root, by its
+    inclusion proof (filtered streams) or, when the stream sent the whole seal, by rebuilding
+    the root from every event at its position (a dropped event is named by its position).
+    Records may come in any order and more than once (delivery is at least once)."""
+    trusted = _trusted(extra_keys)
+    report = Report(0)
+    seals: dict[int, dict[str, Any]] = {}
+    events: dict[int, dict[int, dict[str, Any]]] = {}  # seal seq -> position -> record
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+            kind = record.get("type")
+        except (ValueError, AttributeError):
+            report.add("unreadable_line", f"line {number} is not a JSON object", line=number)
+            continue
+        if kind == "seal":
+            seq = record.get("seq")
+            if seq in seals and seals[seq].get("hash") != record.get("hash"):
+                report.add("seal_edited", f"seal {seq} arrived twice, differently", seal=seq)
+            seals.setdefault(seq, record)
+        elif kind == "event":
+            _stream_event(record, number, events, report)
+        elif kind != "test":
+            report.add("unreadable_line", f"line {number} is not an event or a seal", line=number)
+    previous: dict[str, Any] | None = None
+    for seq in sorted(s for s in seals if isinstance(s, int)):
+        seal = seals[seq]
+        report.seals += 1
+        report.org_key = report.org_key or seal.get("org") or 0
+        if _stream_seal_ok(seal, previous, trusted, report):
+            _stream_seal_events(seal, events.pop(seq, {}), report)
+        else:
+            events.pop(seq, None)
+        previous = seal
+    for seq, orphans in events.items():
+        report.unsealed += len(orphans)
+        first = min(orphans)
+        report.add(
+            "seal_missing",
+            f"events of seal {seq} arrived but its seal head did not",
+            seal=seq,
+            event_id=orphans[first].get("id"),
+        )
+    return report.as_dict()
+
+
+def _stream_event(
+    record: dict[str, Any],
+    number: int,
+    events: dict[int, dict[int, dict[str, Any]]],
+    report: Report,
+) -> None:
+    place = record.get("seal")
+    if not isinstance(place, dict) or not isinstance(place.get("index"), int):
+        report.add("unreadable_line", f"line {number} names no seal position", line=number)
+        return
+    bucket = events.setdefault(place.get("seq"), {})
+    earlier = bucket.get(place["index"])
+    if earlier is None:
+        bucket[place["index"]] = record
+        report.events += 1
+    elif ledger.leaf(earlier) != ledger.leaf(record) or earlier.get("id") != record.get("id"):
+        report.add(
+            "changed_row",
+            f"event {record.get('id')} arrived twice, differently",
+            event_id=record.get("id"),
+            seal=place.get("seq"),
+            line=number,
+        )
+
+
+def _stream_seal_ok(
+    seal: dict[str, Any],
+    previous: dict[str, Any] | None,
+    trusted: dict[str, Any],
+    report: Report,
+) -> bool:
+    seq = seal["seq"]
+    where = {"seal": seq, "sealed_at": seal.get("sealed_at")}
+    try:
+        body = seal_body_of(seal)
+        signature = base64.b64decode(seal["signature"])
+    except (KeyError, ValueError, TypeError):
+        report.add("seal_edited", f"seal {seq} is incomplete or malformed", **where)
+        return False
+    key = trusted.get(seal["key"])
+    if key is None:
+        report.add("seal_untrusted_key", f"seal {seq} is signed by unknown key {seal['key']}")
+        return False
+    if not ledger.signature_ok(key, body, signature) or seal.get("hash") != ledger.seal_hash(
+        body, signature
+    ):
+        report.add("seal_edited", f"seal {seq} does not match its signature", **where)
+        return False
+    if previous is not None:
+        if previous["seq"] != seq - 1:
+            report.add(
+                "seal_missing",
+                f"seals {previous['seq'] + 1} to {seq - 1} did not arrive",
+                seal=previous["seq"] + 1,
+            )
+        elif seal["prev"] != previous.get("hash"):
+            report.add("seal_edited", f"seal {seq} does not chain to seal {seq - 1}", **where)
+            return False
+    return True
+
+
+def _stream_seal_events(
+    seal: dict[str, Any], received: dict[int, dict[str, Any]], report: Report
+) -> None:
+    seq, count, root = seal["seq"], seal["count"], bytes.fromhex(seal["root"])
+    sent = (seal.get("stream") or {}).get("sent")
+    leaves: dict[int, bytes] = {}
+    for index in sorted(received):
+        record = received[index]
+        full = ledger.leaf(record)
+        where = {
+            "seal": seq,
+            "event_id": record.get("id"),
+            "occurred_at": record.get("occurred_at"),
+        }
+        if full.hex() != record.get("leaf") or not 0 <= index < count:
+            report.add("changed_row", f"event {record.get('id')} was changed", **where)
+            continue
+        proof = record["seal"].get("proof")
+        if proof is not None:
+            try:
+                path = [bytes.fromhex(p) for p in proof]
+            except (TypeError, ValueError):
+                path = []
+            if ledger.root_from_path(full, index, count, path) != root:
+                report.add("changed_row", f"event {record.get('id')} is not in seal {seq}", **where)
+                continue
+        leaves[index] = full
+    if sent != count:
+        return  # a filtered stream: each event stands on its proof
+    missing = [i for i in range(count) if i not in leaves]
+    if missing:
+        report.add(
+            "deleted_row",
+            f"{len(missing)} of seal {seq}'s {count} events did not arrive "
+            f"(first at position {missing[0]})",
+            seal=seq,
+            position=missing[0],
+        )
+    elif ledger.merkle_root(leaves[i] for i in range(count)) != root:
+        report.add("changed_row", f"the events of seal {seq} do not hash to its root", seal=seq)

@@ -13,7 +13,6 @@ events and columns for people and spreadsheets; its proof is the JSON Lines expo
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -27,44 +26,12 @@ from django.utils import timezone
 
 from audit import ledger
 from audit.models import AuditSeal
+from audit.records import EVENT_COLUMNS, event_record, seal_record
 from audit.sealing import ordering, sealing_key
 from audit.selectors import AuditFilter, audit_events
 
 FORMAT = "governance-audit-export/1"
-COLUMNS = ("id", *ledger.FIELDS, "leaf")
-
-
-def _event_line(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "event"}
-    for name in COLUMNS:
-        value = values[name]
-        if name == "occurred_at":
-            value = ledger._time(value)
-        elif name == "ip":
-            value = ledger._ip(value)
-        out[name] = value
-    return out
-
-
-def seal_line(seal: AuditSeal) -> dict[str, Any]:
-    return {
-        "type": "seal",
-        "org": seal.org_key,
-        "seq": seal.seq,
-        "lo": seal.bound_lo,
-        "hi": seal.bound_hi,
-        "count": seal.count,
-        "first_id": seal.first_id,
-        "last_id": seal.last_id,
-        "root": seal.root,
-        "manifest": base64.b64encode(bytes(seal.manifest)).decode(),
-        "manifest_sha256": seal.manifest_sha256,
-        "prev": seal.prev,
-        "hash": seal.hash,
-        "key": seal.key_id,
-        "signature": base64.b64encode(bytes(seal.signature)).decode(),
-        "sealed_at": ledger._time(seal.sealed_at),
-    }
+COLUMNS = EVENT_COLUMNS
 
 
 def _rows(org: Any, filters: AuditFilter) -> Iterator[dict[str, Any]]:
@@ -120,13 +87,13 @@ def _with_seals(org: Any, filters: AuditFilter) -> Iterator[tuple[str, dict[str,
         k = values[key] or 0
         while current is not None and k >= current.bound_hi:
             if used:
-                yield "seal", seal_line(current)
+                yield "seal", seal_record(current)
             current, used = next(seals, None), False
         if current is not None:
             used = True  # in the seal's range, [previous seal's hi, its hi)
         yield "event", values
     if current is not None and used:
-        yield "seal", seal_line(current)
+        yield "seal", seal_record(current)
 
 
 def header(org: Any, filters: AuditFilter) -> dict[str, Any]:
@@ -160,7 +127,7 @@ def jsonl(org: Any, filters: AuditFilter) -> Iterator[str]:
         if kind == "event" and "line" in item:
             yield item["line"] + "\n"
             continue
-        line = _event_line(item) if kind == "event" else item
+        line = event_record(item) if kind == "event" else item
         yield json.dumps(line, ensure_ascii=False, cls=DjangoJSONEncoder) + "\n"
 
 
@@ -169,7 +136,7 @@ def csv_rows(org: Any, filters: AuditFilter) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for n, values in enumerate(_rows(org, filters), start=1):
-        line = _event_line(values)
+        line = event_record(values)
         line["data"] = json.dumps(line["data"], ensure_ascii=False, sort_keys=True)
         writer.writerow([_csv_safe(line[c]) for c in COLUMNS])
         if n % 500 == 0:

@@ -21,6 +21,11 @@ app.conf.beat_schedule = {
         # Twice a minute: no event waits a whole minute for its seal (bench/audit.py: lag).
         "schedule": timedelta(seconds=30),
     },
+    "audit-streams": {
+        "task": "siem.tasks.audit_streams_due",
+        # Streams carry sealed events only: a seal at most 30 s old, delivered within 10 s.
+        "schedule": timedelta(seconds=10),
+    },
     "audit-verify-all": {
         "task": "auditlog.tasks.audit_verify_all",
         "schedule": crontab(minute=40, hour=3),

@@ -78,6 +78,11 @@ SSO_ALLOW_HTTP_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_HTTP_ISSUERS", False)
 # OIDC endpoints this server fetches must resolve to public addresses (no SSRF into the private
 # network) unless this is set, for an IdP that lives on your own network.
 SSO_ALLOW_PRIVATE_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS", False)
+# Audit streams (siem) connect only to public addresses unless this is set, for a SIEM
+# collector on your own network (the common case for syslog).
+SIEM_ALLOW_PRIVATE_DESTINATIONS = env_bool("GOVERNANCE_SIEM_ALLOW_PRIVATE_DESTINATIONS", False)
+# Events per delivery (one syslog connection, one webhook POST, one HEC request).
+SIEM_BATCH_EVENTS = int(os.environ.get("GOVERNANCE_SIEM_BATCH_EVENTS", "500"))
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the
 # request's own scheme and host (as validated by ALLOWED_HOSTS).
 PUBLIC_URL = os.environ.get("GOVERNANCE_PUBLIC_URL", "").rstrip("/")
@@ -104,6 +109,7 @@ INSTALLED_APPS = [
     "sso",
     "scim",
     "auditlog",
+    "siem",
     "retention",
     "workspace",
     "governance",

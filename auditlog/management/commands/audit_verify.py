@@ -26,7 +26,9 @@ class Command(OrgCommand):
             "--since", help="re-hash only seals made from this ISO date or date-time on"
         )
         parser.add_argument(
-            "--file", help="verify a JSON Lines export (audit_export) offline instead"
+            "--file",
+            help="verify offline instead: a JSON Lines export (audit_export), or the records "
+            "an audit stream delivered to a SIEM",
         )
         parser.add_argument(
             "--public-key",
@@ -62,11 +64,11 @@ class Command(OrgCommand):
     def verify_file(self, path: str, keys: list[str]) -> None:
         from django.core.exceptions import ImproperlyConfigured
 
-        from audit.verification import verify_export
+        from audit.verification import verify_file
 
         try:
             with open(path, encoding="utf-8") as lines:
-                report = verify_export(lines, keys)
+                report = verify_file(lines, keys)
         except OSError as exc:
             raise CommandFailed(f"Cannot read {path}: {exc.strerror}.") from None
         except ImproperlyConfigured as exc:
