@@ -172,6 +172,7 @@ TARGET_PAGES = {
     "agent": "governance:agent_detail",
     "workflow": "governance:workflow_detail",
     "run": "governance:run_detail",
+    "auditstream": "governance:audit_stream",
 }
 
 

@@ -5,6 +5,7 @@ from django.urls import path
 from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
 from mapping import api as mapping
 from orgs.api import keys, views
+from siem import api as streams
 from sso import api as sso
 from workspace import api as workspace
 
@@ -49,6 +50,32 @@ urlpatterns = [
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("audit-events/catalog/", AuditCatalogView.as_view(), name="audit-event-catalog"),
     path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
+    path("audit-streams/", streams.AuditStreamListView.as_view(), name="audit-stream-list"),
+    path(
+        "audit-streams/<int:pk>/",
+        streams.AuditStreamDetailView.as_view(),
+        name="audit-stream-detail",
+    ),
+    path(
+        "audit-streams/<int:pk>/pause/",
+        streams.AuditStreamPauseView.as_view(paused=True),
+        name="audit-stream-pause",
+    ),
+    path(
+        "audit-streams/<int:pk>/resume/",
+        streams.AuditStreamPauseView.as_view(paused=False),
+        name="audit-stream-resume",
+    ),
+    path(
+        "audit-streams/<int:pk>/test/",
+        streams.AuditStreamTestView.as_view(),
+        name="audit-stream-test",
+    ),
+    path(
+        "audit-streams/<int:pk>/rotate-secret/",
+        streams.AuditStreamRotateView.as_view(),
+        name="audit-stream-rotate-secret",
+    ),
     path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
     path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),
     path("explain/", workspace.ExplainView.as_view(), name="explain"),

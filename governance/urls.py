@@ -9,6 +9,7 @@ from governance import views
 from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, service_keys, teams
 from scim.views import ScimSettingsView, ScimTokenRevokeView
+from siem import views as streams
 from sso.views import settings as sso
 from workspace import views as workspace
 
@@ -91,6 +92,33 @@ org_patterns = [
     path("audit/verify/", AuditVerifyView.as_view(), name="audit_verify"),
     path("audit/<int:pk>/", AuditEventView.as_view(), name="audit_event"),
     path("audit/export/", AuditExportView.as_view(), name="audit_export"),
+    path("audit/streams/", streams.AuditStreamsView.as_view(), name="audit_streams"),
+    path("audit/streams/<int:pk>/", streams.AuditStreamView.as_view(), name="audit_stream"),
+    path(
+        "audit/streams/<int:pk>/test/",
+        streams.AuditStreamTestView.as_view(),
+        name="audit_stream_test",
+    ),
+    path(
+        "audit/streams/<int:pk>/pause/",
+        streams.AuditStreamPauseView.as_view(),
+        name="audit_stream_pause",
+    ),
+    path(
+        "audit/streams/<int:pk>/resume/",
+        streams.AuditStreamResumeView.as_view(),
+        name="audit_stream_resume",
+    ),
+    path(
+        "audit/streams/<int:pk>/rotate/",
+        streams.AuditStreamRotateView.as_view(),
+        name="audit_stream_rotate",
+    ),
+    path(
+        "audit/streams/<int:pk>/delete/",
+        streams.AuditStreamDeleteView.as_view(),
+        name="audit_stream_delete",
+    ),
     # workspace
     path("explain/", workspace.ExplainerView.as_view(), name="explain"),
     path("agents/", workspace.ResourceListView.as_view(kind="agent"), name="agents"),

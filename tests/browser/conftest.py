@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.siem.conftest import pki  # noqa: F401 (a CA for the loopback SIEM receivers)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from orgs.services.api_keys import api_key_create
 from orgs.services.service_keys import service_key_create
 from orgs.services.teams import team_create
+from siem.services import Spec, destination_create
 from workspace.services.resources import resource_create, share_set
 from workspace.services.runs import run_open
 
@@ -62,6 +63,8 @@ PAGES = {
     "service_keys": ("/o/acme/service-keys/", ADMIN_ONLY),
     "audit_log": ("/o/acme/audit/", ADMIN_ONLY),
     "audit_event": ("/o/acme/audit/{event}/", ADMIN_ONLY),
+    "audit_streams": ("/o/acme/audit/streams/", ADMIN_ONLY),
+    "audit_stream": ("/o/acme/audit/streams/{stream}/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
     "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
     "agents": ("/o/acme/agents/", EVERY_MEMBER),
@@ -97,6 +100,11 @@ WRITE_ONLY_PAGES = {
     "service_key_revoke",
     "audit_verify",
     "audit_export",
+    "audit_stream_test",
+    "audit_stream_pause",
+    "audit_stream_resume",
+    "audit_stream_rotate",
+    "audit_stream_delete",
     "integration_connect",
     "integration_disconnect",
     "sso_start",
@@ -167,6 +175,8 @@ API = {
     "service-key-detail": ("/api/v1/service-keys/{service_key}/", API_ADMIN),
     "audit-event-list": ("/api/v1/audit-events/", API_LIST),
     "audit-event-catalog": ("/api/v1/audit-events/catalog/", API_LIST),
+    "audit-stream-list": ("/api/v1/audit-streams/", API_LIST),
+    "audit-stream-detail": ("/api/v1/audit-streams/{stream}/", API_ADMIN),
     "explain": ("/api/v1/explain/?action=agent.view&resource=agent:{agent}", API_ANY),
     "run-detail": ("/api/v1/runs/{run}/", {**{c: 401 for c in CALLERS}, "service": 200}),
     "run-list": ("/api/v1/runs/", {**{c: 401 for c in CALLERS}, "service": 200}),
@@ -187,6 +197,10 @@ WRITE_ONLY_API = {
     "authorize",
     "authorize-slash",
     "audit-event-export",
+    "audit-stream-pause",
+    "audit-stream-resume",
+    "audit-stream-test",
+    "audit-stream-rotate-secret",
     "run-close",
     "sso-start",
     "sso-protocol",
@@ -229,8 +243,15 @@ def _api_names():
 
 
 @pytest.fixture
-def world_ids(world, other_org, make_member):
+def world_ids(world, other_org, make_member, settings):
     w = world
+    settings.SIEM_ALLOW_PRIVATE_DESTINATIONS = True
+    stream, _ = destination_create(
+        org=w["org"],
+        actor=None,
+        kind="webhook",
+        spec=Spec(name="SIEM", endpoint="https://localhost:9/hook"),
+    )
     viewer = make_member(w["org"], "viewer@acme.example")
     share_set(obj=w["agent"], level="viewer", member=viewer, actor=None)
     workflow = resource_create(
@@ -276,6 +297,7 @@ def world_ids(world, other_org, make_member):
         "workflow": workflow.pk,
         "run": run.pk,
         "service_key": service_key.pk,
+        "stream": stream.pk,
         "event": AuditEvent.objects.filter(org_id=w["org"].pk).latest("id").pk,
     }
     team_create(org=other_org, name="Elsewhere", actor=None)

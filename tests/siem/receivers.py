@@ -108,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.args.kind == "webhook":
             self.webhook(body)
@@ -117,9 +117,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def webhook(self, body: bytes) -> None:
         timestamp = self.headers.get("X-Governance-Timestamp", "")
-        expected = "v1=" + hmac.new(
-            self.args.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
+        expected = (
+            "v1="
+            + hmac.new(
+                self.args.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+        )
         signature = self.headers.get("X-Governance-Signature", "")
         if not hmac.compare_digest(expected, signature):
             self.answer(401, {"error": "bad signature"})

@@ -70,7 +70,9 @@ def assert_complete(org: Any, records: list[dict[str, Any]]) -> None:
     expected = sealed_ids(org)
     assert first_seen(records) == expected  # nothing lost, order preserved
     heads = [r["seq"] for r in records if r["type"] == "seal"]
-    seqs = list(AuditSeal.objects.filter(org_key=org.pk).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        AuditSeal.objects.filter(org_key=org.pk).order_by("seq").values_list("seq", flat=True)
+    )
     assert sorted(set(heads)) == seqs
     report = verify_stream([json.dumps(r) for r in records])
     assert report["ok"], report["first_broken"]
@@ -121,7 +123,9 @@ def test_syslog_messages_are_rfc5424_and_cef_escapes_its_delimiters(org, receive
     assert len(event_lines) >= 3
     line = event_lines[-1]
     # <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG: facility 13 (log audit), warning.
-    assert line.startswith(f"<{13 * 8 + 4}>1 ") and " governance - event [governance@32473 id=" in line
+    assert (
+        line.startswith(f"<{13 * 8 + 4}>1 ") and " governance - event [governance@32473 id=" in line
+    )
     cef = line[line.index("] ") + 2 :]
     assert cef.startswith("CEF:0|Governance|governance|1|access.denied|Denied attempt|7|")
     # The JSON's one escaped backslash (two characters) doubles again in CEF; = gets one.
@@ -224,7 +228,9 @@ def test_a_filtered_stream_carries_inclusion_proofs(org, receiver, pki):
     assert report["first_broken"]["event_id"] == sent[1]["id"]
 
 
-def test_what_a_siem_received_verifies_offline_and_names_a_dropped_event(org, receiver, pki, tmp_path):
+def test_what_a_siem_received_verifies_offline_and_names_a_dropped_event(
+    org, receiver, pki, tmp_path
+):
     events(org, 12)
     seal_all()
     rx = receiver("webhook")
