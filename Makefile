@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams clean
 
 venv: $(STAMP)
 
@@ -100,7 +100,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit
+bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -129,6 +129,10 @@ bench-workspace: venv services
 
 bench-audit: venv services
 	$(BIN)/python bench/audit.py
+
+# Audit streams: each kind delivers 200,000 sealed events to a loopback receiver.
+bench-streams: venv services
+	$(BIN)/python bench/streams.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .schemathesis test-artifacts

@@ -9,6 +9,7 @@ from typing import Any
 
 from audit import ledger
 from audit.models import AuditSeal
+from audit.sealing import seal_fields
 
 EVENT_COLUMNS = ("id", *ledger.FIELDS, "leaf")
 
@@ -26,25 +27,33 @@ def event_record(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The seal's signed fields as a record names them (the body calls the manifest digest
+# `manifest`; the record carries the manifest itself under that name in an export).
+SIGNED = (
+    "org",
+    "seq",
+    "lo",
+    "hi",
+    "count",
+    "first_id",
+    "last_id",
+    "root",
+    "prev",
+    "sealed_at",
+    "key",
+)
+
+
 def seal_head(seal: AuditSeal) -> dict[str, Any]:
     """The seal's signed fields, signature and hash: enough to check the signature, the chain
     and (with the events) the root; not its manifest."""
+    fields = seal_fields(seal)
     return {
         "type": "seal",
-        "org": seal.org_key,
-        "seq": seal.seq,
-        "lo": seal.bound_lo,
-        "hi": seal.bound_hi,
-        "count": seal.count,
-        "first_id": seal.first_id,
-        "last_id": seal.last_id,
-        "root": seal.root,
+        **{name: fields[name] for name in SIGNED},
         "manifest_sha256": seal.manifest_sha256,
-        "prev": seal.prev,
         "hash": seal.hash,
-        "key": seal.key_id,
         "signature": base64.b64encode(bytes(seal.signature)).decode(),
-        "sealed_at": ledger._time(seal.sealed_at),
     }
 
 
@@ -55,20 +64,5 @@ def seal_record(seal: AuditSeal) -> dict[str, Any]:
 
 def seal_body_of(line: dict[str, Any]) -> bytes:
     """The signed body a seal record claims (KeyError when a field is missing)."""
-    return ledger.seal_body(
-        {
-            "v": 1,
-            "org": line["org"],
-            "seq": line["seq"],
-            "lo": line["lo"],
-            "hi": line["hi"],
-            "count": line["count"],
-            "first_id": line["first_id"],
-            "last_id": line["last_id"],
-            "root": line["root"],
-            "manifest": line["manifest_sha256"],
-            "prev": line["prev"],
-            "sealed_at": line["sealed_at"],
-            "key": line["key"],
-        }
-    )
+    body = {"v": 1, **{name: line[name] for name in SIGNED}, "manifest": line["manifest_sha256"]}
+    return ledger.seal_body(body)

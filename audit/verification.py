@@ -417,6 +417,9 @@ def verify_stream(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[
             continue
         if kind == "seal":
             seq = record.get("seq")
+            if not isinstance(seq, int):
+                report.add("unreadable_line", f"line {number} is a seal without a number")
+                continue
             if seq in seals and seals[seq].get("hash") != record.get("hash"):
                 report.add("seal_edited", f"seal {seq} arrived twice, differently", seal=seq)
             seals.setdefault(seq, record)
@@ -425,7 +428,7 @@ def verify_stream(lines: Iterable[str], extra_keys: Iterable[str] = ()) -> dict[
         elif kind != "test":
             report.add("unreadable_line", f"line {number} is not an event or a seal", line=number)
     previous: dict[str, Any] | None = None
-    for seq in sorted(s for s in seals if isinstance(s, int)):
+    for seq in sorted(seals):
         seal = seals[seq]
         report.seals += 1
         report.org_key = report.org_key or seal.get("org") or 0
@@ -461,7 +464,7 @@ def _stream_event(
     if earlier is None:
         bucket[place["index"]] = record
         report.events += 1
-    elif ledger.leaf(earlier) != ledger.leaf(record) or earlier.get("id") != record.get("id"):
+    elif _leaf_or_none(earlier) != _leaf_or_none(record) or earlier.get("id") != record.get("id"):
         report.add(
             "changed_row",
             f"event {record.get('id')} arrived twice, differently",
@@ -469,6 +472,13 @@ def _stream_event(
             seal=place.get("seq"),
             line=number,
         )
+
+
+def _leaf_or_none(record: dict[str, Any]) -> bytes | None:
+    try:
+        return ledger.leaf(record)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _stream_seal_ok(
@@ -515,7 +525,10 @@ def _stream_seal_events(
     leaves: dict[int, bytes] = {}
     for index in sorted(received):
         record = received[index]
-        full = ledger.leaf(record)
+        try:
+            full = ledger.leaf(record)
+        except (TypeError, ValueError, AttributeError):
+            full = b""  # a field of the wrong type or shape: it cannot be the event sealed
         where = {
             "seal": seq,
             "event_id": record.get("id"),

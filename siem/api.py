@@ -119,11 +119,12 @@ class StreamAPIView(OrgAPIView):
 
 
 class AuditStreamListView(StreamAPIView):
-    @extend_schema(responses=page_of(AuditStreamSerializer, "AuditStreamPage"))
+    @extend_schema(
+        operation_id="v1_audit_streams_list",
+        responses=page_of(AuditStreamSerializer, "AuditStreamPage"),
+    )
     def get(self, request: Request) -> Response:
-        return Response(
-            {"results": AuditStreamSerializer(streams_of(org=self.org), many=True).data}
-        )
+        return self.paginate(streams_of(org=self.org), AuditStreamSerializer)
 
     @extend_schema(request=AuditStreamInput, responses={201: STREAM_MADE})
     def post(self, request: Request) -> Response:

@@ -268,37 +268,37 @@ def destination_update(*, destination: AuditStream, actor: Actor | None, spec: S
     return destination
 
 
-@transaction.atomic
 def destination_pause(*, destination: AuditStream, actor: Actor | None) -> AuditStream:
-    destination = _locked(destination)
-    if destination.paused:
-        return destination
-    destination.paused = True
-    destination.lease_owner, destination.lease_until = "", None  # a running delivery stops
-    destination.updated_at = timezone.now()
-    destination.save(update_fields=["paused", "lease_owner", "lease_until", "updated_at"])
-    audit_record(
-        action=AuditAction.AUDIT_STREAM_PAUSED,
-        org=destination.org,
-        actor=actor,
-        target=destination,
-        data={"cursor": {"seal": destination.cursor_seq, "offset": destination.cursor_offset}},
-    )
-    return destination
+    """Delivery stops (a running one at its next batch); the cursor waits where it is."""
+    return _set_paused(destination, True, actor)
+
+
+def destination_resume(*, destination: AuditStream, actor: Actor | None) -> AuditStream:
+    """Delivery continues from the cursor, at once (any backoff is forgotten)."""
+    return _set_paused(destination, False, actor)
 
 
 @transaction.atomic
-def destination_resume(*, destination: AuditStream, actor: Actor | None) -> AuditStream:
+def _set_paused(destination: AuditStream, paused: bool, actor: Actor | None) -> AuditStream:
     destination = _locked(destination)
-    if not destination.paused:
+    if destination.paused == paused:
         return destination
-    destination.paused = False
+    destination.paused = paused
+    destination.lease_owner, destination.lease_until = "", None
     destination.failures = 0
-    destination.next_attempt_at = timezone.now()
-    destination.updated_at = timezone.now()
-    destination.save(update_fields=["paused", "failures", "next_attempt_at", "updated_at"])
+    destination.next_attempt_at = destination.updated_at = timezone.now()
+    destination.save(
+        update_fields=[
+            "paused",
+            "lease_owner",
+            "lease_until",
+            "failures",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
     audit_record(
-        action=AuditAction.AUDIT_STREAM_RESUMED,
+        action=AuditAction.AUDIT_STREAM_PAUSED if paused else AuditAction.AUDIT_STREAM_RESUMED,
         org=destination.org,
         actor=actor,
         target=destination,

@@ -47,8 +47,11 @@ def _cert(subject: str, issuer_key: Any, issuer: x509.Name | None, key: Any, ca:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def make_pki(where: Path) -> dict[str, str]:
     """A CA and a server certificate for localhost: {ca_pem, cert, key}."""
-    where = tmp_path_factory.mktemp("pki")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("Test SIEM CA", ca_key, None, ca_key, True)
     key = ec.generate_private_key(ec.SECP256R1())
