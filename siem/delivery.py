@@ -80,10 +80,14 @@ def records(destination: AuditStream) -> Iterator[tuple[list[dict[str, Any]], Po
         levels = ledger.merkle_levels(seal_leaves(seal)) if wanted is not None else None
         for start in range(offset, len(ids), batch_size):
             chunk = ids[start : start + batch_size]
-            rows = AuditEvent.objects.filter(id__in=chunk, org_id=destination.org_id)
+            # By primary key alone (an org_id condition can lead the planner to scan the
+            # organization's whole index); the organization is checked on each row instead.
+            rows = AuditEvent.objects.filter(id__in=chunk)
             if wanted is not None:
                 rows = rows.filter(action__in=wanted)
-            found = {v["id"]: v for v in rows.values(*EVENT_COLUMNS)}
+            found = {
+                v["id"]: v for v in rows.values(*EVENT_COLUMNS) if v["org_id"] == destination.org_id
+            }
             for index, event_id in enumerate(chunk, start=start):
                 if event_id not in found:
                     continue

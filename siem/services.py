@@ -29,6 +29,7 @@ from siem.models import AuditStream
 from siem.transports import hec_url, sender_for, split_hostport, tls_context
 
 MAX_DESTINATIONS = 20  # per organization
+TEST_ACK_TIMEOUT = 5  # seconds: a page's test send must answer well within a request's time
 MAX_FILTER_ACTIONS = 100
 MAX_CA_CHARS = 65_536
 # What the audit trail shows of a destination (never its secret).
@@ -353,7 +354,7 @@ def destination_test(*, destination: AuditStream, actor: Actor | None) -> tuple[
         "message": "Test record from governance: the audit stream reaches this destination.",
     }
     try:
-        sender_for(destination)([record])
+        sender_for(destination, ack_timeout=TEST_ACK_TIMEOUT)([record])
         ok, message = True, f"The test record was delivered to {destination.endpoint}."
     except DeliveryError as exc:
         ok, message = False, exc.message

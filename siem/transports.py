@@ -49,8 +49,12 @@ HEC_PATH = "/services/collector/event"
 Sender = Callable[[list[dict[str, Any]]], None]
 
 
-def sender_for(destination: AuditStream) -> Sender:
-    senders = {Kind.SYSLOG: _syslog, Kind.WEBHOOK: _webhook, Kind.HEC: _hec}
+def sender_for(destination: AuditStream, *, ack_timeout: float = ACK_TIMEOUT) -> Sender:
+    """The destination's sender. `ack_timeout` bounds the wait for Splunk's indexer
+    acknowledgement (a test record sent from a page waits less than a request may last)."""
+    if destination.kind == Kind.HEC:
+        return lambda records: _hec(destination, records, ack_timeout)
+    senders = {Kind.SYSLOG: _syslog, Kind.WEBHOOK: _webhook}
     send = senders[Kind(destination.kind)]
     return lambda records: send(destination, records)
 
@@ -394,7 +398,7 @@ def hec_event(record: dict[str, Any], destination: AuditStream) -> dict[str, Any
     return event
 
 
-def _hec(destination: AuditStream, records: list[dict[str, Any]]) -> None:
+def _hec(destination: AuditStream, records: list[dict[str, Any]], ack_timeout: float) -> None:
     url = hec_url(destination.endpoint)
     body = "\n".join(
         json.dumps(hec_event(r, destination), separators=(",", ":"), ensure_ascii=False)
@@ -403,13 +407,15 @@ def _hec(destination: AuditStream, records: list[dict[str, Any]]) -> None:
     headers = _hec_headers(destination)
     answer = _hec_answer(_post(destination, url, "HTTP Event Collector", body, headers))
     if "ackId" in answer:
-        _hec_wait_for_ack(destination, url, answer["ackId"], headers)
+        _hec_wait_for_ack(destination, url, answer["ackId"], headers, ack_timeout)
 
 
-def _hec_wait_for_ack(destination: AuditStream, url: str, ack_id: Any, headers: dict) -> None:
+def _hec_wait_for_ack(
+    destination: AuditStream, url: str, ack_id: Any, headers: dict, timeout: float
+) -> None:
     """Indexer acknowledgement: the batch counts as delivered once Splunk says it is indexed."""
     ack_url = url[: -len("/event")] + "/ack" if url.endswith("/event") else url + "/ack"
-    deadline = time.monotonic() + ACK_TIMEOUT
+    deadline = time.monotonic() + timeout
     pause = 0.2
     body = json.dumps({"acks": [ack_id]}).encode()
     while time.monotonic() < deadline:
@@ -420,6 +426,6 @@ def _hec_wait_for_ack(destination: AuditStream, url: str, ack_id: Any, headers: 
         time.sleep(pause)
         pause = min(pause * 2, 2)
     raise DeliveryError(
-        f"Splunk took the batch but did not acknowledge indexing it within {ACK_TIMEOUT} s; "
+        f"Splunk took the batch but did not acknowledge indexing it within {timeout:g} s; "
         "it is sent again."
     )
