@@ -58,6 +58,16 @@ class AuditAction(models.TextChoices):
         "audit_stream.delivery_recovered",
         "Audit stream delivery recovered",
     )
+    RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention windows changed"
+    RETENTION_TEAM_WINDOW_CHANGED = (
+        "retention.team_window_changed",
+        "A team's retention window changed",
+    )
+    RETENTION_ZDR_CHANGED = "retention.zdr_changed", "Zero data retention switched"
+    RETENTION_HOLD_PLACED = "retention.hold_placed", "Legal hold placed"
+    RETENTION_HOLD_RELEASED = "retention.hold_released", "Legal hold released"
+    RETENTION_PURGED = "retention.purged", "Retention run finished (its receipt)"
+    RETENTION_OVERDUE = "retention.overdue", "Retention has not completed for two intervals"
     AGENT_CREATED = "agent.created", "Agent created"
     AGENT_UPDATED = "agent.updated", "Agent edited"
     AGENT_DELETED = "agent.deleted", "Agent deleted"

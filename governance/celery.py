@@ -6,6 +6,8 @@ from datetime import timedelta
 from celery import Celery
 from celery.schedules import crontab
 
+from core.clock import retention_at
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
 app = Celery("governance")
@@ -25,6 +27,14 @@ app.conf.beat_schedule = {
         "task": "siem.tasks.audit_streams_due",
         # Streams carry sealed events only: a seal at most 30 s old, delivered within 10 s.
         "schedule": timedelta(seconds=10),
+    },
+    "retention-enforce": {
+        "task": "retention.tasks.retention_enforce",
+        "schedule": crontab(hour=retention_at()[0], minute=retention_at()[1]),
+    },
+    "retention-overdue": {
+        "task": "retention.tasks.retention_overdue_check",
+        "schedule": crontab(minute=5),
     },
     "audit-verify-all": {
         "task": "auditlog.tasks.audit_verify_all",

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core.clock import retention_at
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GOVERNANCE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,11 @@ SSO_ALLOW_PRIVATE_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS", Fal
 # Audit streams (siem) connect only to public addresses unless this is set, for a SIEM
 # collector on your own network (the common case for syslog).
 SIEM_ALLOW_PRIVATE_DESTINATIONS = env_bool("GOVERNANCE_SIEM_ALLOW_PRIVATE_DESTINATIONS", False)
+# Retention enforcement: rows per batch (one short transaction each), the pause between
+# batches (writers get the table in between), and the daily time it runs (UTC, HH:MM).
+RETENTION_BATCH_ROWS = int(os.environ.get("GOVERNANCE_RETENTION_BATCH_ROWS", "2000"))
+RETENTION_PAUSE_SECONDS = float(os.environ.get("GOVERNANCE_RETENTION_PAUSE_SECONDS", "0.02"))
+RETENTION_AT = "%02d:%02d" % retention_at()  # noqa: UP031
 # Events per delivery (one syslog connection, one webhook POST, one HEC request).
 SIEM_BATCH_EVENTS = int(os.environ.get("GOVERNANCE_SIEM_BATCH_EVENTS", "500"))
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the

@@ -6,6 +6,26 @@ class IdentityConfig(AppConfig):
     verbose_name = "Users, passwords and sessions"
 
     def ready(self) -> None:
+        from core import retention
+
+        retention.category(
+            key="system_metadata",
+            label="System metadata",
+            default_days=365,
+            per_team=False,
+            description="Sessions, the SCIM request error log, mapping sync history.",
+        )
+        # Sessions end with their cookie; identity.tasks.sessions_clear_expired removes them
+        # every 6 hours, so the window never has anything left to purge.
+        retention.table(
+            category="system_metadata",
+            model="identity.UserSession",
+            time="created_at",
+            org="",
+            enforced=False,
+        )
+        retention.exempt("identity.User", "a person's account, removed by deprovisioning")
+
         from django.db.models import CharField
         from django.db.models.functions import Lower
 

@@ -18,6 +18,9 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+    # Zero data retention (the retention app sets it): no run's input or output content is
+    # ever written; a payload keeps its size and SHA-256 only.
+    zero_data_retention = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SiemConfig(AppConfig):
     name = "siem"
     verbose_name = "Audit streams to a SIEM"
+
+    def ready(self) -> None:
+        from core import retention
+
+        retention.exempt("siem.AuditStream", "a setting and its delivery position")

@@ -6,4 +6,9 @@ class SsoConfig(AppConfig):
     verbose_name = "Sign-in: e-mail-first routing, passwords, SAML 2.0 and OIDC"
 
     def ready(self) -> None:
+        from core import retention
+
+        retention.exempt("sso.SsoConnection", "a setting")
+        retention.exempt("sso.SsoIdentity", "a link between an IdP subject and a user")
+
         from sso import signals  # noqa: F401  (sign-in events have no service to hook)

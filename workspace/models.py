@@ -62,6 +62,8 @@ class Governed(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Zero data retention for this agent's or workflow's runs (set by the retention app).
+    zero_data_retention = models.BooleanField(default=False)
 
     class Meta:
         abstract = True

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.choices import AuditAction
@@ -49,7 +49,24 @@ class EventIn:
     output: str | None = None
 
 
-def _payload(run: Run, direction: str, content: Any, event: RunEvent | None = None) -> RunPayload:
+def zero_data_retention(run: Run) -> bool:
+    """Whether the run's organization, agent or workflow keeps no content (one query)."""
+    return (
+        Run.objects.filter(pk=run.pk)
+        .filter(
+            Q(org__zero_data_retention=True)
+            | Q(agent__zero_data_retention=True)
+            | Q(workflow__zero_data_retention=True)
+        )
+        .exists()
+    )
+
+
+def _payload(
+    run: Run, direction: str, content: Any, event: RunEvent | None = None, *, keep: bool = True
+) -> RunPayload:
+    """A payload row; with zero data retention (`keep` False) its content is never stored,
+    only its size and SHA-256."""
     text = content if isinstance(content, str) else _json(content)
     if len(text.encode()) > MAX_PAYLOAD:
         raise ValidationFailed(
@@ -60,7 +77,7 @@ def _payload(run: Run, direction: str, content: Any, event: RunEvent | None = No
         run=run,
         event=event,
         direction=direction,
-        content=text,
+        content=text if keep else "",
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )
@@ -114,7 +131,7 @@ def run_open(
             started_at=min(started_at, timezone.now()) if started_at else timezone.now(),
         )
         if input is not None:
-            _payload(run, PayloadDirection.INPUT, input).save()
+            _payload(run, PayloadDirection.INPUT, input, keep=not zero_data_retention(run)).save()
         audit_record(
             action=AuditAction.RUN_STARTED,
             org=org,
@@ -225,13 +242,14 @@ def run_events_append(*, run: Run, events: list[Any]) -> int:
         ]
         created = RunEvent.objects.bulk_create(rows)
         payloads = []
+        keep = not zero_data_retention(locked)
         for row, e in zip(created, parsed, strict=True):
             for direction, content in (
                 (PayloadDirection.INPUT, e.input),
                 (PayloadDirection.OUTPUT, e.output),
             ):
                 if content is not None:
-                    payloads.append(_payload(locked, direction, content, event=row))
+                    payloads.append(_payload(locked, direction, content, event=row, keep=keep))
         if payloads:
             RunPayload.objects.bulk_create(payloads)
         Run.objects.filter(pk=run.pk).update(events_count=F("events_count") + len(rows))
@@ -258,7 +276,7 @@ def run_close(
         run.error = clean_line(error, field="error", what="error", max_length=2000)
         run.save(update_fields=["status", "ended_at", "error"])
         if output is not None:
-            _payload(run, PayloadDirection.OUTPUT, output).save()
+            _payload(run, PayloadDirection.OUTPUT, output, keep=not zero_data_retention(run)).save()
         audit_record(
             action=AuditAction.RUN_FINISHED,
             org=run.org,

@@ -1,0 +1,407 @@
+"""What expires, and its removal: one selection serves the dry run and the enforcement, so what
+a dry run shows is what the next run deletes.
+
+A row of a registered table (core.retention) is deleted when:
+- its time is older than its category's window: the organization's, or where its team has its
+  own window for that category, the longer of the two (no window: "keep forever");
+- no active legal hold covers it: a hold on the organization, or on the row's team, member,
+  agent or workflow (through the paths the table registered), within the hold's time range if
+  it has one;
+- the table's own condition holds (a run goes only after its log lines, tool calls and
+  payloads; a log line or tool call only after its payloads).
+Zero data retention empties payload content (size and SHA-256 stay) wherever the organization,
+the agent or the workflow has it on, except under a hold.
+
+Enforcement walks each table by primary key in batches (one transaction each: the rows, the
+run's counts and its cursor move together), with a pause between batches so writers never
+wait long. A run freezes its `now` and its windows when it starts; killed at any point, it
+resumes on the next start with the same selection and exact counts. Holds are read in each
+batch's transaction under the organization's policy row lock, which creating a hold also
+takes: a hold placed during a run is honoured from the next batch on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from audit.choices import AuditAction
+from audit.services import audit_record
+from core import retention as registry
+from core.actors import SystemActor
+from orgs.models import Organization
+from retention.choices import RunState
+from retention.models import LegalHold, RetentionPolicy, RetentionRun, TeamRetention
+
+ACTOR = SystemActor("retention enforcement")
+_LOCK_KEY = 0x7265_7465_6E74  # "retent": one enforcement at a time
+
+
+@dataclass
+class Policy:
+    """The windows one run applies: {category: days or None} and per team overrides."""
+
+    windows: dict[str, int | None]
+    teams: dict[str, dict[int, int | None]] = field(default_factory=dict)
+
+    def as_plan(self) -> dict[str, Any]:
+        return {
+            "windows": self.windows,
+            "teams": {c: {str(t): d for t, d in v.items()} for c, v in self.teams.items()},
+        }
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any]) -> Policy:
+        return cls(
+            windows=dict(plan["windows"]),
+            teams={c: {int(t): d for t, d in v.items()} for c, v in plan.get("teams", {}).items()},
+        )
+
+
+def windows_of(org: Organization) -> dict[str, int | None]:
+    stored = RetentionPolicy.objects.filter(org=org).values_list("windows", flat=True).first()
+    stored = stored or {}
+    return {key: stored.get(key, c.default_days) for key, c in registry.CATEGORIES.items()}
+
+
+def policy_of(org: Organization) -> Policy:
+    teams: dict[str, dict[int, int | None]] = {}
+    for team_id, category, days in TeamRetention.objects.filter(org=org).values_list(
+        "team_id", "category", "days"
+    ):
+        teams.setdefault(category, {})[team_id] = days
+    return Policy(windows=windows_of(org), teams=teams)
+
+
+def active_holds(org: Organization) -> list[LegalHold]:
+    return list(LegalHold.objects.filter(org=org, released_at__isnull=True).order_by("id"))
+
+
+def longest(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else max(a, b)
+
+
+def _model(table: registry.Table) -> Any:
+    return apps.get_model(table.model)
+
+
+def base(table: registry.Table, org: Organization) -> QuerySet:
+    qs = _model(table).objects.all()
+    if table.org:
+        qs = qs.filter(**{table.org: org.pk})
+    if table.where is not None:
+        qs = qs.filter(table.where())
+    return qs
+
+
+def expired_q(table: registry.Table, policy: Policy, now: datetime) -> Q | None:
+    """Rows older than their window (None: nothing in this table ever expires)."""
+    category = registry.CATEGORIES[table.category]
+    org_days = policy.windows.get(table.category)
+    overrides = policy.teams.get(table.category, {}) if category.per_team and table.team else {}
+    parts = []
+    for team_id, days in overrides.items():
+        effective = longest(org_days, days)
+        if effective is not None:
+            parts.append(
+                Q(**{table.team: team_id, f"{table.time}__lt": now - timedelta(days=effective)})
+            )
+    if org_days is not None:
+        rest = Q(**{f"{table.time}__lt": now - timedelta(days=org_days)})
+        if overrides:
+            rest &= ~Q(**{f"{table.team}__in": list(overrides)})
+        parts.append(rest)
+    return reduce(or_, parts) if parts else None
+
+
+def hold_q(table: registry.Table, hold: LegalHold) -> Q | None:
+    """The rows of this table a hold covers (None: none of them)."""
+    if hold.scope == "org":
+        q = Q(pk__isnull=False)
+    else:
+        path = getattr(table, hold.scope, None)
+        if not path:
+            return None
+        q = Q(**{path: hold.target_id})
+    if hold.starts:
+        q &= Q(**{f"{table.time}__gte": hold.starts})
+    if hold.ends:
+        q &= Q(**{f"{table.time}__lt": hold.ends})
+    return q
+
+
+def held_q(table: registry.Table, holds: list[LegalHold]) -> Q | None:
+    parts = [q for q in (hold_q(table, h) for h in holds) if q is not None]
+    return reduce(or_, parts) if parts else None
+
+
+def doomed(
+    table: registry.Table,
+    org: Organization,
+    policy: Policy,
+    now: datetime,
+    holds: list[LegalHold],
+) -> QuerySet | None:
+    """The rows the run deletes: expired, not held, and allowed by the table's condition."""
+    expired = expired_q(table, policy, now)
+    if expired is None:
+        return None
+    qs = base(table, org).filter(expired)
+    held = held_q(table, holds)
+    if held is not None:
+        qs = qs.exclude(held)
+    if table.only_when is not None:
+        qs = qs.filter(table.only_when(lambda label: doomed_of(label, org, policy, now, holds)))
+    return qs
+
+
+def doomed_of(
+    label: str, org: Organization, policy: Policy, now: datetime, holds: list[LegalHold]
+) -> QuerySet:
+    """The primary keys of every doomed row of one model, over all its tables: a run may go
+    when what is left of it is doomed too, so the dry run counts it with its rows."""
+    model = apps.get_model(label)
+    parts = [
+        q
+        for q in (
+            doomed(t, org, policy, now, holds) for _, t in enforced_tables() if t.model == label
+        )
+        if q is not None
+    ]
+    if not parts:
+        return model.objects.none().values("pk")
+    return model.objects.filter(reduce(or_, (Q(pk__in=p.values("pk")) for p in parts))).values("pk")
+
+
+def zdr_blank(table: registry.Table, org: Organization, holds: list[LegalHold]) -> QuerySet | None:
+    """Payload content that zero data retention empties (never under a hold)."""
+    if not table.zdr_column:
+        return None
+    flags = reduce(or_, (Q(**{flag: True}) for flag in table.zdr_flags))
+    qs = base(table, org).filter(flags).exclude(**{table.zdr_column: ""})
+    held = held_q(table, holds)
+    return qs.exclude(held) if held is not None else qs
+
+
+def _bytes(qs: QuerySet, table: registry.Table) -> int:
+    if not table.size:
+        return 0
+    return int(qs.aggregate(n=Sum(Length(table.size)))["n"] or 0)
+
+
+def enforced_tables() -> Iterator[tuple[str, registry.Table]]:
+    for index, table in enumerate(registry.TABLES):
+        if table.enforced and table.org:
+            yield f"{index}:{table.model}:{table.category}", table
+
+
+def dry_run(org: Organization, now: datetime | None = None) -> dict[str, Any]:
+    """Per category: rows, oldest and newest, bytes, and what holds spare (per hold too); and
+    what zero data retention would empty. Exactly the enforcement's selection."""
+    now = now or timezone.now()
+    policy = policy_of(org)
+    holds = active_holds(org)
+    categories: dict[str, dict[str, Any]] = {
+        key: {
+            "label": c.label,
+            "window_days": policy.windows.get(key),
+            "team_windows": {str(t): d for t, d in policy.teams.get(key, {}).items()},
+            "rows": 0,
+            "bytes": 0,
+            "oldest": None,
+            "newest": None,
+            "spared_by_holds": 0,
+            "zdr_blank": 0,
+            "enforced": any(t.enforced for t in registry.TABLES if t.category == key),
+        }
+        for key, c in registry.CATEGORIES.items()
+    }
+    spared_per_hold = {h.pk: 0 for h in holds}
+    for _, table in enforced_tables():
+        entry = categories[table.category]
+        qs = doomed(table, org, policy, now, [])
+        unheld = doomed(table, org, policy, now, holds)
+        if qs is not None and unheld is not None:
+            rows = unheld.count()
+            entry["rows"] += rows
+            if rows:
+                times = unheld.aggregate(lo=Min(table.time), hi=Max(table.time))
+                entry["oldest"] = _earliest(entry["oldest"], times["lo"])
+                entry["newest"] = _latest(entry["newest"], times["hi"])
+                entry["bytes"] += _bytes(unheld, table)
+            for hold in holds:
+                covered = hold_q(table, hold)
+                if covered is not None:
+                    spared = qs.filter(covered).count()
+                    spared_per_hold[hold.pk] += spared
+            held = held_q(table, holds)
+            if held is not None:
+                entry["spared_by_holds"] += qs.filter(held).count()
+        blank = zdr_blank(table, org, holds)
+        if blank is not None:
+            entry["zdr_blank"] += blank.count()
+    for entry in categories.values():
+        for name in ("oldest", "newest"):
+            entry[name] = entry[name].isoformat() if entry[name] else None
+    return {
+        "organization": org.slug,
+        "now": now.isoformat(),
+        "categories": categories,
+        "holds": [
+            {
+                "id": h.pk,
+                "scope": h.scope,
+                "target": h.target_label,
+                "spares": spared_per_hold[h.pk],
+            }
+            for h in holds
+        ],
+    }
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+# --- Enforcement ------------------------------------------------------------------------------
+
+
+def _start(org: Organization) -> RetentionRun:
+    """The organization's unfinished run (resumed), or a new one with its plan frozen."""
+    run = RetentionRun.objects.filter(org=org, state=RunState.RUNNING).order_by("id").first()
+    if run is not None:
+        run.resumed += 1
+        run.save(update_fields=["resumed"])
+        return run
+    now = timezone.now()
+    plan = policy_of(org).as_plan()
+    plan["dry_run"] = dry_run(org, now)
+    plan["cursor"] = {}
+    return RetentionRun.objects.create(org=org, now=now, plan=plan, counts={})
+
+
+def _batch(
+    run: RetentionRun, key: str, table: registry.Table, policy: Policy, size: int, blank: bool
+) -> int:
+    """One batch in one transaction; returns how many rows it removed (or emptied)."""
+    with transaction.atomic():
+        RetentionPolicy.objects.select_for_update().filter(org_id=run.org_id).first()
+        run.refresh_from_db(fields=["counts", "plan", "state"])
+        holds = active_holds(run.org)
+        after = int(run.plan["cursor"].get(key, 0))
+        if blank:
+            qs = zdr_blank(table, run.org, holds)
+        else:
+            qs = doomed(table, run.org, policy, run.now, holds)
+        if qs is None:
+            return 0
+        pks = list(qs.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+        if not pks:
+            return 0
+        chosen = qs.filter(pk__in=pks)
+        size_bytes = _bytes(chosen, table)
+        if blank:
+            done = chosen.update(**{table.zdr_column: ""})
+        else:
+            done = chosen.delete()[1].get(table.model, 0)
+        counts = run.counts.setdefault(table.category, {"rows": 0, "bytes": 0, "blanked": 0})
+        counts["blanked" if blank else "rows"] += done
+        counts["bytes"] += size_bytes
+        run.plan["cursor"][key + (":zdr" if blank else "")] = pks[-1]
+        run.save(update_fields=["counts", "plan"])
+        return done
+
+
+def enforce_org(
+    org: Organization, *, batch: int | None = None, pause: float | None = None
+) -> RetentionRun:
+    """Runs (or resumes) the organization's enforcement to the end; returns the finished run,
+    whose receipt is the `retention.purged` audit event."""
+    batch = batch or settings.RETENTION_BATCH_ROWS
+    pause = settings.RETENTION_PAUSE_SECONDS if pause is None else pause
+    run = _start(org)
+    policy = Policy.from_plan(run.plan)
+    for key, table in enforced_tables():
+        for blank in (False, True):
+            cursor_key = key + (":zdr" if blank else "")
+            if run.plan.get("finished_tables", {}).get(cursor_key):
+                continue
+            while _batch(run, key, table, policy, batch, blank):
+                if pause:
+                    time.sleep(pause)
+            run.plan.setdefault("finished_tables", {})[cursor_key] = True
+            RetentionRun.objects.filter(pk=run.pk).update(plan=run.plan)
+    return _finish(run)
+
+
+@transaction.atomic
+def _finish(run: RetentionRun) -> RetentionRun:
+    run = RetentionRun.objects.select_for_update().get(pk=run.pk)
+    if run.state == RunState.DONE:
+        return run
+    run.state = RunState.DONE
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "finished_at"])
+    audit_record(
+        action=AuditAction.RETENTION_PURGED,
+        org=run.org,
+        actor=ACTOR,
+        target=run,
+        data=receipt(run),
+    )
+    return run
+
+
+def receipt(run: RetentionRun) -> dict[str, Any]:
+    planned = run.plan.get("dry_run", {})
+    return {
+        "run": run.pk,
+        "now": run.now.isoformat(),
+        "duration_s": round(
+            ((run.finished_at or timezone.now()) - run.started_at).total_seconds(), 3
+        ),
+        "resumed": run.resumed,
+        "windows": run.plan.get("windows", {}),
+        "team_windows": run.plan.get("teams", {}),
+        "purged": run.counts,
+        "holds": planned.get("holds", []),
+        "spared_by_holds": {
+            k: v.get("spared_by_holds", 0) for k, v in planned.get("categories", {}).items()
+        },
+    }
+
+
+def enforce(*, org: Organization | None = None) -> dict[str, Any]:
+    """Every organization (or one), one runner at a time on PostgreSQL (an advisory lock held
+    for the whole run; a second runner returns at once)."""
+    locked = False
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+            locked = cur.fetchone()[0]
+        if not locked:
+            return {"skipped": "another retention run is in progress"}
+    try:
+        orgs = [org] if org is not None else list(Organization.objects.order_by("id"))
+        runs = [enforce_org(o) for o in orgs]
+        return {"runs": [{"organization": r.org.slug, **receipt(r)} for r in runs]}
+    finally:
+        if locked:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
