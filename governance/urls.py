@@ -8,6 +8,7 @@ from auditlog.views import AuditEventView, AuditExportView, AuditLogView, AuditV
 from governance import views
 from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, service_keys, teams
+from retention import views as retention
 from scim.views import ScimSettingsView, ScimTokenRevokeView
 from siem import views as streams
 from sso.views import settings as sso
@@ -200,6 +201,22 @@ org_patterns = [
     ),
     path("runs/", workspace.RunListView.as_view(), name="runs"),
     path("runs/<int:pk>/", workspace.RunDetailView.as_view(), name="run_detail"),
+    # data retention
+    path("settings/retention/", retention.RetentionPageView.as_view(), name="retention"),
+    path(
+        "settings/retention/windows/",
+        retention.RetentionWindowsView.as_view(),
+        name="retention_windows",
+    ),
+    path("settings/retention/teams/", retention.RetentionTeamView.as_view(), name="retention_team"),
+    path("settings/retention/zdr/", retention.RetentionZdrView.as_view(), name="retention_zdr"),
+    path("settings/retention/holds/", retention.HoldPlaceView.as_view(), name="retention_holds"),
+    path(
+        "settings/retention/holds/<int:pk>/release/",
+        retention.HoldReleaseView.as_view(),
+        name="retention_hold_release",
+    ),
+    path("settings/retention/run/", retention.RetentionRunNowView.as_view(), name="retention_run"),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),

@@ -207,12 +207,19 @@ def enforced_tables() -> Iterator[tuple[str, registry.Table]]:
             yield f"{index}:{table.model}:{table.category}", table
 
 
-def dry_run(org: Organization, now: datetime | None = None) -> dict[str, Any]:
+def dry_run(
+    org: Organization,
+    now: datetime | None = None,
+    *,
+    policy: Policy | None = None,
+    holds: list[LegalHold] | None = None,
+) -> dict[str, Any]:
     """Per category: rows, oldest and newest, bytes, and what holds spare (per hold too); and
-    what zero data retention would empty. Exactly the enforcement's selection."""
+    what zero data retention would empty. Exactly the enforcement's selection. `policy` and
+    `holds` preview a change before it is saved (shorter windows, a hold released)."""
     now = now or timezone.now()
-    policy = policy_of(org)
-    holds = active_holds(org)
+    policy = policy or policy_of(org)
+    holds = active_holds(org) if holds is None else holds
     categories: dict[str, dict[str, Any]] = {
         key: {
             "label": c.label,
@@ -279,6 +286,19 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def stored(org: Organization) -> dict[str, dict[str, int]]:
+    """Rows and bytes each category holds now (the page's chart, one point per run)."""
+    out: dict[str, dict[str, int]] = {}
+    for table in registry.TABLES:
+        if not table.org:
+            continue
+        entry = out.setdefault(table.category, {"rows": 0, "bytes": 0})
+        qs = base(table, org)
+        entry["rows"] += qs.count()
+        entry["bytes"] += _bytes(qs, table)
+    return out
+
+
 # --- Enforcement ------------------------------------------------------------------------------
 
 
@@ -292,6 +312,7 @@ def _start(org: Organization) -> RetentionRun:
     now = timezone.now()
     plan = policy_of(org).as_plan()
     plan["dry_run"] = dry_run(org, now)
+    plan["stored"] = stored(org)
     plan["cursor"] = {}
     return RetentionRun.objects.create(org=org, now=now, plan=plan, counts={})
 

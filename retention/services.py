@@ -25,7 +25,7 @@ from workspace.models import Agent, Workflow
 MAX_DAYS = 36_500  # a hundred years: longer is "keep forever", chosen as such
 
 
-def _days(category: str, value: Any, forever_confirmed: bool) -> int | None:
+def window_days(category: str, value: Any, forever_confirmed: bool) -> int | None:
     if value is None or value == "forever":
         if not forever_confirmed:
             raise ValidationFailed(
@@ -72,7 +72,7 @@ def policy_set(
         )
     policy = _locked_policy(org)
     before = windows_of(org)
-    new = {c: _days(c, v, confirm_forever) for c, v in windows.items()}
+    new = {c: window_days(c, v, confirm_forever) for c, v in windows.items()}
     changed = {c: d for c, d in new.items() if before[c] != d}
     if not changed:
         return before
@@ -116,7 +116,7 @@ def team_window_set(
         new: Any = "none"
         result = None
     else:
-        value = _days(category, days, confirm_forever)
+        value = window_days(category, days, confirm_forever)
         if row is not None and row.days == value:
             return row
         row, _ = TeamRetention.objects.update_or_create(

@@ -33,8 +33,24 @@
       options: common
     });
   }
+  function drawRetention() {
+    // The Data retention page: stored rows per category at each run.
+    var source = document.getElementById("retention-figures");
+    if (!source || !window.Chart) return;
+    var data = JSON.parse(source.textContent);
+    var categories = Object.keys(data.rows);
+    new window.Chart(document.getElementById("chart-retention-stored"), {
+      type: "line",
+      data: { labels: data.days, datasets: categories.map(function (c, i) {
+        return { label: c, data: data.rows[c], borderColor: palette[i % palette.length],
+                 backgroundColor: palette[i % palette.length], tension: 0.2 };
+      }) },
+      options: Object.assign({}, common, { maintainAspectRatio: false })
+    });
+  }
   function draw() {
     drawAudit();
+    drawRetention();
     var source = document.getElementById("figures");
     if (!source || !window.Chart) return;
     var data = JSON.parse(source.textContent);
