@@ -5,6 +5,7 @@ from django.urls import path
 from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
 from mapping import api as mapping
 from orgs.api import keys, views
+from retention import api as retention
 from siem import api as streams
 from sso import api as sso
 from workspace import api as workspace
@@ -76,6 +77,23 @@ urlpatterns = [
         streams.AuditStreamRotateView.as_view(),
         name="audit-stream-rotate-secret",
     ),
+    path("retention/", retention.RetentionView.as_view(), name="retention"),
+    path("retention/windows/", retention.RetentionWindowsView.as_view(), name="retention-windows"),
+    path(
+        "retention/teams/<int:pk>/",
+        retention.RetentionTeamView.as_view(),
+        name="retention-team",
+    ),
+    path("retention/zdr/", retention.RetentionZdrView.as_view(), name="retention-zdr"),
+    path("retention/holds/", retention.HoldListView.as_view(), name="retention-hold-list"),
+    path(
+        "retention/holds/<int:pk>/release/",
+        retention.HoldReleaseView.as_view(),
+        name="retention-hold-release",
+    ),
+    path("retention/dry-run/", retention.DryRunView.as_view(), name="retention-dry-run"),
+    path("retention/preview/", retention.PreviewView.as_view(), name="retention-preview"),
+    path("retention/runs/", retention.RunListView.as_view(), name="retention-runs"),
     path("authorize", workspace.AuthorizeView.as_view(), name="authorize"),
     path("authorize/", workspace.AuthorizeSlashView.as_view(), name="authorize-slash"),
     path("explain/", workspace.ExplainView.as_view(), name="explain"),

@@ -39,3 +39,40 @@ def test_text_fields_take_only_json_strings(client, org, api_key, method, path, 
     assert AuditEvent.objects.count() == before
     team.refresh_from_db()
     assert team.name == "Support"
+
+
+# Booleans take only true or false ("yes", "on", 1 were true to DRF); integers only JSON
+# integers ("10" and 10.0 were 10). One door per family.
+TYPED_DOORS = [
+    ("PUT", "/api/v1/sso/jit/", {"enabled": "yes"}, "enabled", "Expected true or false"),
+    ("PUT", "/api/v1/sso/require/", {"enabled": 1}, "enabled", "Expected true or false"),
+    (
+        "PUT",
+        "/api/v1/scim/mapping/roles/mode/",
+        {"use_mapping_table": "true", "confirm": True},
+        "use_mapping_table",
+        "Expected true or false",
+    ),
+    ("POST", "/api/v1/members/{member}/roles/", {"id": "1"}, "id", "Expected a whole number"),
+    ("PUT", "/api/v1/retention/zdr/", {"enabled": "on"}, "enabled", "Expected true or false"),
+    (
+        "PUT",
+        "/api/v1/retention/windows/",
+        {"windows": {"payloads": 10.0}},
+        "windows",
+        "Expected a whole number",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "says"), TYPED_DOORS, ids=[d[1] for d in TYPED_DOORS]
+)
+def test_booleans_and_integers_take_only_their_json_type(
+    client, org, admin, api_key, method, path, body, field, says
+):
+    before = AuditEvent.objects.count()
+    r = api(client, method, path.format(member=admin.pk), api_key, data=body)
+    assert r.status_code == 400, r.content
+    assert field in r.json()["error"]["fields"] and says in r.content.decode()
+    assert AuditEvent.objects.count() == before
