@@ -27,5 +27,6 @@ class AuditConfig(AppConfig):
             ("AuditSeal", "the proof of the trail: kept after its events are purged"),
             ("AuditSealCursor", "the sealer's position"),
             ("AuditVerification", "the record of each verification: part of the proof"),
+            ("AuditPurge", "the signed record of each purge: part of the proof"),
         ):
             retention.exempt(f"audit.{model}", why)

@@ -136,6 +136,45 @@ class AuditSeal(models.Model):
         raise AuditImmutableError("Audit seals are append-only; they cannot be deleted.")
 
 
+class AuditPurgeQuerySet(models.QuerySet["AuditPurge"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditImmutableError("Audit purge records are append-only.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AuditImmutableError("Audit purge records are append-only.")
+
+
+class AuditPurge(models.Model):
+    """Retention's signed word that an organization's seals up to `through_seq` had their events
+    purged (audit.purge). Verification still checks those seals' signatures and chain, and
+    skips only their events; a purge record not signed by a trusted key is itself a broken
+    link, so deleting events behind the retention job's back is still caught."""
+
+    org_key = models.BigIntegerField()
+    through_seq = models.PositiveIntegerField()
+    bound_hi = models.BigIntegerField()  # the last purged seal's bound: keys below it are gone
+    seal_hash = models.CharField(max_length=64)
+    events = models.PositiveBigIntegerField()
+    purged_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.BinaryField()
+
+    objects = AuditPurgeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org_key", "through_seq"], name="auditpurge_org_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"purge of org {self.org_key} through seal {self.through_seq}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutableError("Audit purge records are append-only.")
+        super().save(*args, **kwargs)
+
+
 class AuditSealCursor(models.Model):
     """Where the sealer stopped (one row): every event whose sealing key is below `hi` is in a
     seal."""

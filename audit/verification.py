@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from audit import ledger
-from audit.models import AuditEvent, AuditSeal, AuditSealCursor
+from audit.models import AuditEvent, AuditPurge, AuditSeal, AuditSealCursor
+from audit.purge import purge_ok
 from audit.records import seal_body_of
 from audit.sealing import in_range, ordering, seal_fields, sealing_key
 
@@ -39,6 +40,7 @@ class Report:
         self.events = 0
         self.seals = 0
         self.unsealed = 0
+        self.purged_seals = 0
 
     def add(self, kind: str, detail: str, **where: Any) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -51,6 +53,7 @@ class Report:
             "events_checked": self.events,
             "seals_checked": self.seals,
             "unsealed_events": self.unsealed,
+            "purged_seals": self.purged_seals,
             "first_broken": self.problems[0] if self.problems else None,
             "problems": self.problems,
         }
@@ -212,6 +215,9 @@ def verify(org_key: int, since: datetime | None = None) -> dict[str, Any]:
     `since`, only seals made from that time on are re-hashed (their chain is still checked
     from the seal before)."""
     report = Report(org_key)
+    purged = _purged_through(org_key, report)
+    if purged is None:
+        return report.as_dict()
     seals = AuditSeal.objects.filter(org_key=org_key).order_by("seq")
     prev: AuditSeal | None = None
     if since is not None:
@@ -223,6 +229,10 @@ def verify(org_key: int, since: datetime | None = None) -> dict[str, Any]:
         report.seals += 1
         if not check_seal(seal, prev, report):
             return report.as_dict()
+        if seal.seq <= purged:
+            report.purged_seals += 1  # its events were purged by retention: the seal stays
+            prev = seal
+            continue
         lo = prev.bound_hi if prev else 0
         rows = list(_stored(org_key, in_range(lo, seal.bound_hi)))
         report.events += len(rows)
@@ -234,6 +244,25 @@ def verify(org_key: int, since: datetime | None = None) -> dict[str, Any]:
         prev = seal
     _check_tail(org_key, prev, report)
     return report.as_dict()
+
+
+def _purged_through(org_key: int, report: Report) -> int | None:
+    """The last seal whose events retention purged (0: none), after checking every purge
+    record's signature and that it names a seal as it is; None when a record is forged."""
+    through = 0
+    for purge in AuditPurge.objects.filter(org_key=org_key).order_by("through_seq"):
+        seal = AuditSeal.objects.filter(org_key=org_key, seq=purge.through_seq).first()
+        if not purge_ok(purge) or seal is None or seal.hash != purge.seal_hash:
+            report.add(
+                "purge_forged",
+                f"the record of a purge through seal {purge.through_seq} is not signed by a "
+                "trusted key or does not match that seal: events may have been deleted outside "
+                "retention",
+                seal=purge.through_seq,
+            )
+            return None
+        through = max(through, purge.through_seq)
+    return through
 
 
 def _seal_before(seal: AuditSeal) -> AuditSeal | None:

@@ -33,17 +33,21 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q, QuerySet, Sum
-from django.db.models.functions import Length
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast, Length
 from django.utils import timezone
 
 from audit.choices import AuditAction
+from audit.models import AuditEvent, AuditSeal
+from audit.purge import delete_purged, last_purge, purge_through
+from audit.sealing import in_range
 from audit.services import audit_record
 from core import retention as registry
 from core.actors import SystemActor
 from orgs.models import Organization
 from retention.choices import RunState
 from retention.models import LegalHold, RetentionPolicy, RetentionRun, TeamRetention
+from siem.models import AuditStream
 
 ACTOR = SystemActor("retention enforcement")
 _LOCK_KEY = 0x7265_7465_6E74  # "retent": one enforcement at a time
@@ -259,6 +263,13 @@ def dry_run(
         blank = zdr_blank(table, org, holds)
         if blank is not None:
             entry["zdr_blank"] += blank.count()
+    audit = categories.get("audit_log")
+    if audit is not None:
+        seals = audit_purgeable(org, policy, now, holds)
+        figures = _audit_figures(org, seals)
+        audit.update(rows=figures["rows"], bytes=figures["bytes"], enforced=True)
+        audit["oldest"], audit["newest"] = figures["oldest"], figures["newest"]
+        audit["seals"] = len(seals)
     for entry in categories.values():
         for name in ("oldest", "newest"):
             entry[name] = entry[name].isoformat() if entry[name] else None
@@ -284,6 +295,73 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
+
+
+# --- The audit log: whole sealed segments -----------------------------------------------------
+
+
+def audit_purgeable(
+    org: Organization, policy: Policy, now: datetime, holds: list[LegalHold]
+) -> list[AuditSeal]:
+    """The seals whose events the next run purges: the oldest run of seals after the last
+    purge, each sealed before the window's start, none of whose events an organization hold
+    covers, and none an audit stream has yet to deliver."""
+    days = policy.windows.get("audit_log")
+    org_holds = [h for h in holds if h.scope == "org"]
+    if days is None or any(h.starts is None and h.ends is None for h in org_holds):
+        return []
+    cutoff = now - timedelta(days=days)
+    last = last_purge(org.pk)
+    done = last.through_seq if last else 0
+    cursors = list(AuditStream.objects.filter(org=org).values_list("cursor_seq", flat=True))
+    undelivered_after = min(cursors) if cursors else None
+    out: list[AuditSeal] = []
+    previous_hi = last.bound_hi if last else 0
+    seals = AuditSeal.objects.filter(org_key=org.pk, seq__gt=done, sealed_at__lt=cutoff)
+    for seal in seals.order_by("seq").defer("manifest").iterator(chunk_size=200):
+        if seal.seq != done + len(out) + 1:
+            break
+        if undelivered_after is not None and seal.seq > undelivered_after:
+            break
+        if org_holds and _audit_held(org, previous_hi, seal, org_holds):
+            break
+        out.append(seal)
+        previous_hi = seal.bound_hi
+    return out
+
+
+def _audit_held(org: Organization, lo: int, seal: AuditSeal, holds: list[LegalHold]) -> bool:
+    span = AuditEvent.objects.filter(in_range(lo, seal.bound_hi), org_id=org.pk).aggregate(
+        lo=Min("occurred_at"), hi=Max("occurred_at")
+    )
+    if span["lo"] is None:
+        return False
+    return any(
+        (h.starts is None or span["hi"] >= h.starts) and (h.ends is None or span["lo"] < h.ends)
+        for h in holds
+    )
+
+
+def _audit_figures(org: Organization, seals: list[AuditSeal]) -> dict[str, Any]:
+    """Rows, bytes and time span of the events a purge would take (and any left below an
+    earlier purge's bound by a run that was cut off)."""
+    last = last_purge(org.pk)
+    bound = seals[-1].bound_hi if seals else (last.bound_hi if last else 0)
+    if not bound:
+        return {"rows": 0, "bytes": 0, "oldest": None, "newest": None}
+    qs = AuditEvent.objects.filter(in_range(0, bound), org_id=org.pk)
+    figures = qs.aggregate(
+        rows=Count("id"),
+        lo=Min("occurred_at"),
+        hi=Max("occurred_at"),
+        size=Sum(Length(Cast("data", TextField()))),
+    )
+    return {
+        "rows": figures["rows"],
+        "bytes": int(figures["size"] or 0),
+        "oldest": figures["lo"],
+        "newest": figures["hi"],
+    }
 
 
 def stored(org: Organization) -> dict[str, dict[str, int]]:
@@ -368,7 +446,29 @@ def enforce_org(
                     time.sleep(pause)
             run.plan.setdefault("finished_tables", {})[cursor_key] = True
             RetentionRun.objects.filter(pk=run.pk).update(plan=run.plan)
+    _purge_audit(run, policy, batch, pause)
     return _finish(run)
+
+
+def _purge_audit(run: RetentionRun, policy: Policy, batch: int, pause: float) -> None:
+    """The audit log's segments: the signed purge record first, then the events in batches
+    (each batch and its count in one transaction)."""
+    with transaction.atomic():
+        RetentionPolicy.objects.select_for_update().filter(org_id=run.org_id).first()
+        seals = audit_purgeable(run.org, policy, run.now, active_holds(run.org))
+        if seals:
+            purge_through(seals[-1], events=sum(s.count for s in seals))
+    while True:
+        with transaction.atomic():
+            done = delete_purged(run.org_id, batch)
+            if not done:
+                break
+            run.refresh_from_db(fields=["counts"])
+            counts = run.counts.setdefault("audit_log", {"rows": 0, "bytes": 0, "blanked": 0})
+            counts["rows"] += done
+            run.save(update_fields=["counts"])
+        if pause:
+            time.sleep(pause)
 
 
 @transaction.atomic
