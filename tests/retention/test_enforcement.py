@@ -284,3 +284,36 @@ def test_a_run_cut_off_resumes_with_exact_counts(world, aged, monkeypatch):
     assert receipt["purged"]["integration_metadata"]["rows"] == 6
     assert receipt["purged"]["payloads"]["rows"] == 24
     assert not Run.objects.filter(org=org).exists()
+
+
+def test_with_zero_data_retention_no_payload_byte_reaches_any_table(world):
+    """Every table, every column: the content sent with zero data retention on is nowhere."""
+    from django.db import connection
+
+    zdr_set(org=world["org"], actor=None, enabled=True)
+    marker = "zdr-marker-7f3a91"
+    run = run_open(
+        org=world["org"],
+        member=world["consumer"],
+        resource=world["agent"],
+        trigger="api",
+        input={"question": marker},
+        actor=None,
+    )
+    run_events_append(
+        run=run,
+        events=[
+            {"type": "tool_call", "integration": "slack", "input": marker, "output": [marker]},
+        ],
+    )
+    from workspace.services.runs import run_close
+
+    run_close(run=run, status="succeeded", output=f"answer {marker}", actor=None)
+    assert RunPayload.objects.filter(run=run).count() == 4
+    found = []
+    with connection.cursor() as cur:
+        for table in connection.introspection.table_names(cur):
+            cur.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            if any(marker in str(row) for row in cur.fetchall()):
+                found.append(table)
+    assert found == []
