@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention clean
 
 venv: $(STAMP)
 
@@ -100,7 +100,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams
+bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -133,6 +133,11 @@ bench-audit: venv services
 # Audit streams: each kind delivers 200,000 sealed events to a loopback receiver.
 bench-streams: venv services
 	$(BIN)/python bench/streams.py
+
+# Retention: purge expired runs and events (batches, then one DELETE) while a writer inserts;
+# BENCH_RETENTION_DB=sqlite for the embedded default.
+bench-retention: venv services
+	$(BIN)/python bench/retention.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .schemathesis test-artifacts

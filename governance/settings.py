@@ -85,7 +85,6 @@ SSO_ALLOW_PRIVATE_ISSUERS = env_bool("GOVERNANCE_SSO_ALLOW_PRIVATE_ISSUERS", Fal
 SIEM_ALLOW_PRIVATE_DESTINATIONS = env_bool("GOVERNANCE_SIEM_ALLOW_PRIVATE_DESTINATIONS", False)
 # Retention enforcement: rows per batch (one short transaction each), the pause between
 # batches (writers get the table in between), and the daily time it runs (UTC, HH:MM).
-RETENTION_BATCH_ROWS = int(os.environ.get("GOVERNANCE_RETENTION_BATCH_ROWS", "2000"))
 RETENTION_PAUSE_SECONDS = float(os.environ.get("GOVERNANCE_RETENTION_PAUSE_SECONDS", "0.02"))
 RETENTION_AT = "%02d:%02d" % retention_at()  # noqa: UP031
 # Events per delivery (one syslog connection, one webhook POST, one HEC request).
@@ -199,6 +198,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # User.email is unique case-insensitively through a functional constraint (Lower(email)),
 # which this check does not see.
 SILENCED_SYSTEM_CHECKS += ["auth.W004"]
+# (SQLite has one writer at a time: smaller batches keep each of its waits short.)
+RETENTION_BATCH_ROWS = int(
+    os.environ.get(
+        "GOVERNANCE_RETENTION_BATCH_ROWS",
+        "500" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "2000",
+    )
+)
 
 # --- Cache, broker ------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

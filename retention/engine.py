@@ -157,8 +157,15 @@ def doomed(
     policy: Policy,
     now: datetime,
     holds: list[LegalHold],
+    *,
+    planning: bool = True,
 ) -> QuerySet | None:
-    """The rows the run deletes: expired, not held, and allowed by the table's condition."""
+    """The rows the run deletes: expired, not held, and allowed by the table's condition.
+
+    Planning (the dry run, a run's plan), a row whose dependants are doomed counts as doomed
+    with them. Enforcing, the tables are walked dependants first, so by the time a run's row
+    comes up its doomed dependants are gone, and the plain "nothing left" condition selects the
+    same rows without recomputing every other table's selection in each batch."""
     expired = expired_q(table, policy, now)
     if expired is None:
         return None
@@ -167,7 +174,10 @@ def doomed(
     if held is not None:
         qs = qs.exclude(held)
     if table.only_when is not None:
-        qs = qs.filter(table.only_when(lambda label: doomed_of(label, org, policy, now, holds)))
+        if planning:
+            qs = qs.filter(table.only_when(lambda label: doomed_of(label, org, policy, now, holds)))
+        else:
+            qs = qs.filter(table.only_when(None))
     return qs
 
 
@@ -398,22 +408,32 @@ def _start(org: Organization) -> RetentionRun:
 def _batch(
     run: RetentionRun, key: str, table: registry.Table, policy: Policy, size: int, blank: bool
 ) -> int:
-    """One batch in one transaction; returns how many rows it removed (or emptied)."""
+    """One batch; returns how many rows it removed (or emptied), 0 when the table is done, and
+    -1 when a hold changed while it chose (it chooses again).
+
+    The rows are chosen by a read outside the write transaction, so the write is short (on
+    SQLite, writers wait for exactly that long); the write transaction then takes the policy
+    row lock that placing a hold also takes, and goes ahead only if the active holds are still
+    the ones the choice was made with."""
+    holds = active_holds(run.org)
+    after = int(run.plan["cursor"].get(key + (":zdr" if blank else ""), 0))
+    if blank:
+        qs = zdr_blank(table, run.org, holds)
+    else:
+        qs = doomed(table, run.org, policy, run.now, holds, planning=False)
+    if qs is None:
+        return 0
+    pks = list(qs.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+    if not pks:
+        return 0
     with transaction.atomic():
         RetentionPolicy.objects.select_for_update().filter(org_id=run.org_id).first()
+        if [h.pk for h in active_holds(run.org)] != [h.pk for h in holds]:
+            return -1
         run.refresh_from_db(fields=["counts", "plan", "state"])
-        holds = active_holds(run.org)
-        after = int(run.plan["cursor"].get(key, 0))
-        if blank:
-            qs = zdr_blank(table, run.org, holds)
-        else:
-            qs = doomed(table, run.org, policy, run.now, holds)
-        if qs is None:
-            return 0
-        pks = list(qs.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
-        if not pks:
-            return 0
-        chosen = qs.filter(pk__in=pks)
+        # The rows are acted on by primary key alone (re-running the selection's conditions
+        # inside the delete made each batch scan the table).
+        chosen = _model(table).objects.filter(pk__in=pks)
         size_bytes = _bytes(chosen, table)
         if blank:
             done = chosen.update(**{table.zdr_column: ""})

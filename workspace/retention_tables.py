@@ -12,18 +12,19 @@ from django.db.models import Exists, OuterRef, Q
 from core import retention
 
 
+def _left(qs: Any, doomed: Any, label: str) -> Any:
+    """What is left of a row's dependants: all of them, or (planning) the ones not doomed."""
+    return qs if doomed is None else qs.exclude(pk__in=doomed(label))
+
+
 def _no_rows_left(doomed: Any) -> Q:
     """A run goes once its events and payloads are gone, or go in the same run."""
     from workspace.models import RunEvent, RunPayload
 
     return Q(
+        ~Exists(_left(RunEvent.objects.filter(run=OuterRef("pk")), doomed, "workspace.RunEvent")),
         ~Exists(
-            RunEvent.objects.filter(run=OuterRef("pk")).exclude(pk__in=doomed("workspace.RunEvent"))
-        ),
-        ~Exists(
-            RunPayload.objects.filter(run=OuterRef("pk")).exclude(
-                pk__in=doomed("workspace.RunPayload")
-            )
+            _left(RunPayload.objects.filter(run=OuterRef("pk")), doomed, "workspace.RunPayload")
         ),
     )
 
@@ -33,9 +34,7 @@ def _no_payloads_left(doomed: Any) -> Q:
     from workspace.models import RunPayload
 
     return ~Exists(
-        RunPayload.objects.filter(event=OuterRef("pk")).exclude(
-            pk__in=doomed("workspace.RunPayload")
-        )
+        _left(RunPayload.objects.filter(event=OuterRef("pk")), doomed, "workspace.RunPayload")
     )
 
 
