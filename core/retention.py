@@ -43,7 +43,8 @@ class Table:
     zdr_column: str | None = None
     zdr_flags: tuple[str, ...] = ()
     # Deleted only when what refers to it is gone or doomed too (a run, with its events):
-    # called with doomed(label), the query of every doomed row of a model, it returns a Q;
+    # called with doomed(label), the condition a row of that model is deleted under, it
+    # returns a Q;
     # called with None (enforcing, dependants already walked), "nothing left".
     only_when: Callable[[Callable[[str], Any]], Any] | None = None
     # Not purged row by row: the audit log goes by whole sealed segments.

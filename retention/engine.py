@@ -151,6 +151,57 @@ def held_q(table: registry.Table, holds: list[LegalHold]) -> Q | None:
     return reduce(or_, parts) if parts else None
 
 
+def doomed_q(
+    table: registry.Table,
+    org: Organization,
+    policy: Policy,
+    now: datetime,
+    holds: list[LegalHold],
+    *,
+    planning: bool = True,
+) -> Q | None:
+    """The condition a row of this table is deleted under: expired, not held, and allowed by
+    the table's own condition (None: no row of it ever expires).
+
+    Planning (the dry run, a run's plan), a row whose dependants are doomed counts as doomed
+    with them: its condition says "every dependant left is doomed too", written as a negated
+    condition on the dependants (an anti-join the database answers per row from an index; a
+    NOT IN over the dependants' whole selection made the dry run quadratic on PostgreSQL).
+    Enforcing, the tables are walked dependants first, so by the time a run's row comes up its
+    doomed dependants are gone and the plain "nothing left" condition selects the same rows."""
+    expired = expired_q(table, policy, now)
+    if expired is None:
+        return None
+    q = expired
+    if table.org:
+        q &= Q(**{table.org: org.pk})
+    if table.where is not None:
+        q &= table.where()
+    held = held_q(table, holds)
+    if held is not None:
+        q &= ~held
+    if table.only_when is not None:
+        if planning:
+            q &= table.only_when(lambda label: doomed_q_of(label, org, policy, now, holds))
+        else:
+            q &= table.only_when(None)
+    return q
+
+
+def doomed_q_of(
+    label: str, org: Organization, policy: Policy, now: datetime, holds: list[LegalHold]
+) -> Q:
+    """Any doomed row of one model, over all its tables (matches nothing when none can be)."""
+    parts = [
+        q
+        for q in (
+            doomed_q(t, org, policy, now, holds) for _, t in enforced_tables() if t.model == label
+        )
+        if q is not None
+    ]
+    return reduce(or_, parts) if parts else Q(pk__in=[])
+
+
 def doomed(
     table: registry.Table,
     org: Organization,
@@ -160,43 +211,9 @@ def doomed(
     *,
     planning: bool = True,
 ) -> QuerySet | None:
-    """The rows the run deletes: expired, not held, and allowed by the table's condition.
-
-    Planning (the dry run, a run's plan), a row whose dependants are doomed counts as doomed
-    with them. Enforcing, the tables are walked dependants first, so by the time a run's row
-    comes up its doomed dependants are gone, and the plain "nothing left" condition selects the
-    same rows without recomputing every other table's selection in each batch."""
-    expired = expired_q(table, policy, now)
-    if expired is None:
-        return None
-    qs = base(table, org).filter(expired)
-    held = held_q(table, holds)
-    if held is not None:
-        qs = qs.exclude(held)
-    if table.only_when is not None:
-        if planning:
-            qs = qs.filter(table.only_when(lambda label: doomed_of(label, org, policy, now, holds)))
-        else:
-            qs = qs.filter(table.only_when(None))
-    return qs
-
-
-def doomed_of(
-    label: str, org: Organization, policy: Policy, now: datetime, holds: list[LegalHold]
-) -> QuerySet:
-    """The primary keys of every doomed row of one model, over all its tables: a run may go
-    when what is left of it is doomed too, so the dry run counts it with its rows."""
-    model = apps.get_model(label)
-    parts = [
-        q
-        for q in (
-            doomed(t, org, policy, now, holds) for _, t in enforced_tables() if t.model == label
-        )
-        if q is not None
-    ]
-    if not parts:
-        return model.objects.none().values("pk")
-    return model.objects.filter(reduce(or_, (Q(pk__in=p.values("pk")) for p in parts))).values("pk")
+    """The rows the run deletes (see doomed_q)."""
+    q = doomed_q(table, org, policy, now, holds, planning=planning)
+    return None if q is None else _model(table).objects.filter(q)
 
 
 def zdr_blank(table: registry.Table, org: Organization, holds: list[LegalHold]) -> QuerySet | None:

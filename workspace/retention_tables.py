@@ -13,8 +13,9 @@ from core import retention
 
 
 def _left(qs: Any, doomed: Any, label: str) -> Any:
-    """What is left of a row's dependants: all of them, or (planning) the ones not doomed."""
-    return qs if doomed is None else qs.exclude(pk__in=doomed(label))
+    """What is left of a row's dependants: all of them, or (planning) the ones not doomed
+    (`doomed(label)` is the condition a row of that model is deleted under)."""
+    return qs if doomed is None else qs.exclude(doomed(label))
 
 
 def _no_rows_left(doomed: Any) -> Q:
