@@ -267,6 +267,9 @@ GOVERNANCE_TRUSTED_PROXY_COUNT = env_int("GOVERNANCE_TRUSTED_PROXY_COUNT", 0)
 
 # Refusals made before a door's own views run (body size, NUL characters, Django's 403/404/500
 # handlers) answer machine clients in that door's error shape (core.doors).
+# Legal holds stop deletions in apps below the retention app (core.holds asks this).
+GOVERNANCE_HOLD_CHECK = "retention.guards.holds_covering"
+
 GOVERNANCE_ERROR_SHAPES = {
     "/scim/": "scim.responses.door_error",
     "/api/": "core.doors.json_error",

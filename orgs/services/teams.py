@@ -8,6 +8,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import Conflict
+from core.holds import refuse_if_held
 from orgs.models import Organization, Team, name_key
 from orgs.services.names import clean_name, ensure_name_free
 
@@ -57,6 +58,8 @@ def team_rename(*, team: Team, name: str, actor: Actor | None) -> Team:
 @transaction.atomic
 def team_delete(*, team: Team, actor: Actor | None) -> None:
     team = Team.objects.select_for_update(of=("self",)).select_related("org").get(pk=team.pk)
+    # Its runs would lose the team a hold follows them by.
+    refuse_if_held(team.org, "team", team.pk, f"The team {team.name}")
     members = sorted(
         team.team_memberships.values_list("membership__user__email", flat=True).distinct()
     )

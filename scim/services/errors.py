@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.holds import holds_covering
 from core.input import storable
 from scim.models import ScimRequestError, ScimToken
 
@@ -17,9 +18,12 @@ def scim_error_record(
 ) -> None:
     """Log a refused request for the dashboard. Not audited: nothing changed."""
     now = timezone.now()
-    ScimRequestError.objects.filter(
-        org_id=token.org_id, at__lt=now - timedelta(days=ERROR_LOG_DAYS)
-    ).delete()
+    # Pruned here (a flood of refusals must not grow the table), except under an organization
+    # hold, which keeps everything it covers.
+    if not holds_covering(token.org_id, "org"):
+        ScimRequestError.objects.filter(
+            org_id=token.org_id, at__lt=now - timedelta(days=ERROR_LOG_DAYS)
+        ).delete()
     ScimRequestError.objects.create(
         org_id=token.org_id,
         token=token,

@@ -15,6 +15,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor, describe_actor
 from core.exceptions import NotFound, ValidationFailed
+from core.holds import refuse_if_held
 from core.input import clean_block, clean_line
 from orgs.models import Membership, Organization, Team
 from orgs.rbac import INTEGRATIONS
@@ -231,6 +232,8 @@ def resource_delete(*, obj: Governed, actor: Actor | None) -> None:
     require(org=obj.org, actor=actor, action=f"{kind}.delete", resource=(kind, obj.pk))
     with transaction.atomic():
         obj = type(obj).objects.select_for_update().get(pk=obj.pk)
+        # Its runs would lose the agent or workflow a hold follows them by.
+        refuse_if_held(obj.org, kind, obj.pk, f"The {kind} {obj.name}")
         schedules = list(Schedule.objects.filter(**{kind: obj}).select_related("run_as__user"))
         for schedule in schedules:
             audit_record(
