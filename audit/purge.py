@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit import ledger
 from audit.models import AuditEvent, AuditPurge, AuditSeal
 from audit.sealing import in_range
+from core.rows import delete_ids
 
 
 def purge_body(purge: AuditPurge) -> bytes:
@@ -80,9 +81,7 @@ def delete_purged(org_key: int, batch: int) -> int:
         )
         if not ids:
             return 0
-        with connection.cursor() as cur:
-            if connection.vendor == "postgresql":
-                cur.execute("SET LOCAL governance.audit_purge = 'sealed-segments'")
-            marks = ", ".join(["%s"] * len(ids))
-            cur.execute(f"DELETE FROM audit_auditevent WHERE id IN ({marks})", ids)  # noqa: S608
-            return cur.rowcount
+        # The model refuses deletion; this is the one sanctioned path (core.rows).
+        return delete_ids(
+            AuditEvent, ids, declare="SET LOCAL governance.audit_purge = 'sealed-segments'"
+        )

@@ -49,6 +49,9 @@ class Table:
     only_when: Callable[[Callable[[str], Any]], Any] | None = None
     # Not purged row by row: the audit log goes by whole sealed segments.
     enforced: bool = True
+    # Nothing refers to its rows once `only_when` holds: one written-out DELETE by primary key
+    # (core.rows.delete_ids) instead of Django's delete collector.
+    written_delete: bool = False
 
 
 CATEGORIES: dict[str, Category] = {}

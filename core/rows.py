@@ -19,6 +19,12 @@ Measured and given back to the ORM: the one-INSERT audit batch (6, 9 and 15 % of
 three runs; bulk_create now), and the membership and IdP user inserts of a SCIM create (3 % and
 0 % alone; -8 to +15 % in the create A/B rounds, within the machine's noise).
 
+- `delete_ids`, a DELETE by primary keys written out, for two callers. The audit purge
+  (audit.purge) uses it because the model refuses every deletion and a purge is the one
+  sanctioned path. Retention uses it for run events, whose payloads are already gone: Django's
+  delete collector loads the rows to look for payloads to cascade. Measured 2026-11-30 on
+  SQLite, 100,000 rows without pauses: 3.46 s written out against 5.22 s through the ORM.
+
 Rows still become model instances the way the ORM makes them (every concrete column, through
 the same database converters). That leans on Django's model metadata (`_meta`, `from_db`,
 `get_db_converters`): tests/core/test_rows.py compares every result with what the ORM returns,
@@ -136,3 +142,21 @@ def fetch_by_lower(model: type[M], field: str, value: str, using: str = "default
         cur.execute(sql, [value.lower()])
         row = cur.fetchone()
     return _instance(model, row, using) if row is not None else None
+
+
+def delete_ids(
+    model: type[models.Model], ids: Sequence[int], *, declare: str = "", using: str = "default"
+) -> int:
+    """DELETE the rows with these primary keys, in the caller's transaction; returns how many.
+    `declare` is a `SET LOCAL` statement run first on PostgreSQL (the audit purge's)."""
+    if not ids:
+        return 0
+    connection = connections[using]
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cur:
+        if declare and connection.vendor == "postgresql":
+            cur.execute(declare)
+        marks = ", ".join(["%s"] * len(ids))
+        cur.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", list(ids))  # noqa: S608
+        return cur.rowcount

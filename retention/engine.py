@@ -44,6 +44,7 @@ from audit.sealing import in_range
 from audit.services import audit_record
 from core import retention as registry
 from core.actors import SystemActor
+from core.rows import delete_ids
 from orgs.models import Organization
 from retention.choices import RunState
 from retention.models import LegalHold, RetentionPolicy, RetentionRun, TeamRetention
@@ -454,6 +455,8 @@ def _batch(
         size_bytes = _bytes(chosen, table)
         if blank:
             done = chosen.update(**{table.zdr_column: ""})
+        elif table.written_delete:
+            done = delete_ids(_model(table), pks)
         else:
             done = chosen.delete()[1].get(table.model, 0)
         counts = run.counts.setdefault(table.category, {"rows": 0, "bytes": 0, "blanked": 0})

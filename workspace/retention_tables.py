@@ -96,6 +96,7 @@ def register() -> None:
             org="run__org_id",
             where=(lambda is_kind=is_kind: Q(kind="log") & is_kind()),
             only_when=_no_payloads_left,
+            written_delete=True,
             size="message",
             **held,
         )
@@ -106,6 +107,7 @@ def register() -> None:
         org="run__org_id",
         where=lambda: Q(kind="tool_call"),
         only_when=_no_payloads_left,
+        written_delete=True,
         size="message",
         **held,
     )
