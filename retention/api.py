@@ -16,8 +16,8 @@ from orgs.api.views import OrgAPIView
 from orgs.selectors import team_get
 from retention import services
 from retention.choices import HoldScope
-from retention.engine import Policy, active_holds, dry_run, policy_of
 from retention.models import LegalHold, RetentionRun
+from retention.selection import Policy, active_holds, dry_run, policy_of
 from retention.selectors import hold_get, holds_of, overview, runs_of
 from workspace.models import Agent, Workflow
 

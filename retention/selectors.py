@@ -11,9 +11,9 @@ from django.utils import timezone
 from core import retention as registry
 from core.clock import retention_at
 from orgs.models import Organization
-from retention.engine import policy_of
 from retention.models import LegalHold, RetentionRun
 from retention.monitor import is_overdue, last_completed
+from retention.selection import policy_of
 from workspace.models import Agent, Workflow
 
 

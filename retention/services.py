@@ -18,8 +18,8 @@ from core.exceptions import ValidationFailed
 from core.input import clean_line
 from orgs.models import Membership, Organization, Team
 from retention.choices import HoldScope
-from retention.engine import windows_of
 from retention.models import LegalHold, RetentionPolicy, TeamRetention
+from retention.selection import windows_of
 from workspace.models import Agent, Workflow
 
 MAX_DAYS = 36_500  # a hundred years: longer is "keep forever", chosen as such

@@ -20,7 +20,7 @@ from orgs.access import OrgView, found
 from orgs.selectors import team_get, team_list
 from retention import services
 from retention.choices import HoldScope
-from retention.engine import Policy, active_holds, dry_run, policy_of
+from retention.selection import Policy, active_holds, dry_run, policy_of
 from retention.selectors import hold_get, holds_of, overview, runs_of
 from retention.tasks import retention_enforce_org
 from workspace.models import Agent, Workflow

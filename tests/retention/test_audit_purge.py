@@ -14,7 +14,8 @@ from audit.models import AuditEvent, AuditPurge, AuditSeal
 from audit.sealing import seal_all
 from audit.services import audit_record
 from audit.verification import verify
-from retention.engine import dry_run, enforce
+from retention.engine import enforce
+from retention.selection import dry_run
 from retention.services import hold_place, policy_set
 from siem.services import Spec, destination_create
 from tests.audit.test_tamper_evidence import tamper

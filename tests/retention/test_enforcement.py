@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from core import retention as registry
 from core.exceptions import ValidationFailed
-from retention.engine import doomed, dry_run, enforce, enforce_org, policy_of, windows_of
+from retention.engine import enforce, enforce_org
 from retention.models import RetentionRun
+from retention.selection import doomed, dry_run, policy_of, windows_of
 from retention.services import hold_place, hold_release, policy_set, team_window_set, zdr_set
 from tests.conftest import assert_audited, audit_count
 from tests.retention.conftest import aged_run
@@ -230,7 +231,7 @@ def test_the_dry_run_selects_exactly_what_the_run_deletes(world):
         hold_place(
             org=org, actor=None, scope="member", target_id=held_member.pk, reason=f"r{round_}"
         )
-        from retention.engine import active_holds
+        from retention.selection import active_holds
 
         policy, now, holds = policy_of(org), timezone.now(), active_holds(org)
         expected = {}

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from retention.engine import active_holds, doomed, policy_of
 from retention.models import RetentionRun
+from retention.selection import active_holds, doomed, policy_of
 from retention.services import hold_place
 from tests.conftest import assert_audited
 from tests.retention.conftest import aged_run

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditSeal
+from audit.offline import verify_stream
 from audit.sealing import ordering, seal_all
 from audit.services import audit_record
-from audit.verification import verify_stream
 from siem.delivery import deliver, due
 from siem.models import AuditStream
 from siem.services import Spec, destination_create, destination_pause, destination_resume

@@ -64,7 +64,7 @@ class Command(OrgCommand):
     def verify_file(self, path: str, keys: list[str]) -> None:
         from django.core.exceptions import ImproperlyConfigured
 
-        from audit.verification import verify_file
+        from audit.offline import verify_file
 
         try:
             with open(path, encoding="utf-8") as lines:

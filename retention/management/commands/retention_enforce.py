@@ -6,7 +6,8 @@ from django.core.management.base import CommandParser
 
 from orgs.commands import OrgCommand
 from orgs.models import Organization
-from retention.engine import dry_run, enforce
+from retention.engine import enforce
+from retention.selection import dry_run
 
 
 class Command(OrgCommand):
