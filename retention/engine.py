@@ -22,10 +22,12 @@ from audit.purge import delete_purged, purge_through
 from audit.services import audit_record
 from core import retention as registry
 from core.actors import SystemActor
+from core.partitions import ensure_ahead
 from core.rows import delete_ids
 from orgs.models import Organization
 from retention.choices import RunState
 from retention.models import RetentionPolicy, RetentionRun
+from retention.partitions import drop_expired_months
 from retention.selection import (
     Policy,
     _bytes,
@@ -111,22 +113,46 @@ def enforce_org(
 ) -> RetentionRun:
     """Runs (or resumes) the organization's enforcement to the end; returns the finished run,
     whose receipt is the `retention.purged` audit event."""
+    return _enforce([org], batch=batch, pause=pause)[0]
+
+
+def _enforce(
+    orgs: list[Organization], *, batch: int | None = None, pause: float | None = None
+) -> list[RetentionRun]:
+    """Each table in the registry's order, for every organization: first (PostgreSQL) the
+    partitioned tables' wholly expired months, dropped across organizations
+    (retention.partitions), then each organization's rows walked in batches."""
     batch = batch or settings.RETENTION_BATCH_ROWS
     pause = settings.RETENTION_PAUSE_SECONDS if pause is None else pause
-    run = _start(org)
-    policy = Policy.from_plan(run.plan)
+    runs = [_start(org) for org in orgs]
+    policies = {run.pk: Policy.from_plan(run.plan) for run in runs}
+    months_done: set[str] = set()
     for key, table in enforced_tables():
-        for blank in (False, True):
-            cursor_key = key + (":zdr" if blank else "")
-            if run.plan.get("finished_tables", {}).get(cursor_key):
-                continue
-            while _batch(run, key, table, policy, batch, blank):
-                if pause:
-                    time.sleep(pause)
-            run.plan.setdefault("finished_tables", {})[cursor_key] = True
-            RetentionRun.objects.filter(pk=run.pk).update(plan=run.plan)
-    _purge_audit(run, policy, batch, pause)
-    return _finish(run)
+        if table.model not in months_done:
+            months_done.add(table.model)
+            drop_expired_months(runs, table.model)
+        for run in runs:
+            _walk(run, key, table, policies[run.pk], batch, pause)
+    finished = []
+    for run in runs:
+        _purge_audit(run, policies[run.pk], batch, pause)
+        finished.append(_finish(run))
+    return finished
+
+
+def _walk(
+    run: RetentionRun, key: str, table: registry.Table, policy: Policy, batch: int, pause: float
+) -> None:
+    for blank in (False, True):
+        cursor_key = key + (":zdr" if blank else "")
+        if run.plan.get("finished_tables", {}).get(cursor_key):
+            continue
+        while _batch(run, key, table, policy, batch, blank):
+            if pause:
+                time.sleep(pause)
+        run.refresh_from_db(fields=["plan"])
+        run.plan.setdefault("finished_tables", {})[cursor_key] = True
+        RetentionRun.objects.filter(pk=run.pk).update(plan=run.plan)
 
 
 def _purge_audit(run: RetentionRun, policy: Policy, batch: int, pause: float) -> None:
@@ -180,6 +206,7 @@ def receipt(run: RetentionRun) -> dict[str, Any]:
         "windows": run.plan.get("windows", {}),
         "team_windows": run.plan.get("teams", {}),
         "purged": run.counts,
+        "months_dropped": [m for m in run.plan.get("months_dropped", []) if m["rows"]],
         "holds": planned.get("holds", []),
         "spared_by_holds": {
             k: v.get("spared_by_holds", 0) for k, v in planned.get("categories", {}).items()
@@ -198,8 +225,9 @@ def enforce(*, org: Organization | None = None) -> dict[str, Any]:
         if not locked:
             return {"skipped": "another retention run is in progress"}
     try:
+        ensure_ahead()  # next months' partitions (PostgreSQL)
         orgs = [org] if org is not None else list(Organization.objects.order_by("id"))
-        runs = [enforce_org(o) for o in orgs]
+        runs = _enforce(orgs)
         return {"runs": [{"organization": r.org.slug, **receipt(r)} for r in runs]}
     finally:
         if locked:

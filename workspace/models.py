@@ -159,7 +159,8 @@ class WorkflowTeamShare(GroupObjectPermissionBase):
 
 class Run(models.Model):
     """One execution of an agent or a workflow, opened and closed by the runtime (or recorded
-    as denied when a schedule's member may no longer run it)."""
+    as denied when a schedule's member may no longer run it). On PostgreSQL the table is
+    partitioned by month of `started_at` (core.partitions; migration 0005)."""
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True)
@@ -192,9 +193,15 @@ class Run(models.Model):
 
 class RunEvent(models.Model):
     """A log line or a tool call of a run: metadata only (integration metadata and run logs for
-    retention); bodies are RunPayload rows."""
+    retention); bodies are RunPayload rows. On PostgreSQL the table is partitioned by month of
+    `at`, and (run, seq) is an index there, not a constraint: run_events_append numbers events
+    under the run's row lock."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    # Not a constraint in the database: runs are partitioned by month on PostgreSQL
+    # (core.partitions); Django's collector cascades.
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     seq = models.PositiveIntegerField()
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=EventKind.choices)
@@ -216,9 +223,18 @@ class RunPayload(models.Model):
     """Input or output content of a run or of one of its tool calls, stored apart from the
     metadata (retention treats payloads as their own category), with its size and SHA-256."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="payloads")
+    # Runs and run events are partitioned by month on PostgreSQL: no constraints in the
+    # database (core.partitions); Django's collector cascades.
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="payloads", db_constraint=False
+    )
     event = models.ForeignKey(
-        RunEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="payloads"
+        RunEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="payloads",
+        db_constraint=False,
     )
     direction = models.CharField(max_length=8, choices=PayloadDirection.choices)
     content = models.TextField(blank=True)
@@ -244,7 +260,7 @@ class Schedule(models.Model):
     next_run_at = models.DateTimeField()
     last_fired_at = models.DateTimeField(null=True, blank=True)
     last_run = models.ForeignKey(
-        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
     )
     created_by = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
