@@ -3,13 +3,15 @@ bench/retention.py`).
 
 PostgreSQL by default (a fresh database `governance_bench_retention`); BENCH_RETENTION_DB=sqlite
 runs the same on a SQLite file (the embedded default). BENCH_RETENTION_ROWS expired rows
-(default 1,000,000; the issue's target is 10,000,000 on PostgreSQL): runs 200 days old, each
-with 6 log lines and 3 tool calls, loaded with COPY (volume, not behaviour). A writer thread
-inserts one run event per transaction the whole time and records each insert's latency.
+(default 10,000,000 on PostgreSQL and 1,000,000 on SQLite, the issue's targets): runs 200 to
+379 days old, each with 6 log lines and 3 tool calls, generated in the database on PostgreSQL
+and by bulk_create on SQLite (volume, not behaviour). A writer process inserts one run event per
+transaction the whole time and records each insert's latency.
 
 Side by side, on the same data loaded twice:
-  1. the retention run (`retention.engine.enforce_org`: batches by primary key, one short
-     transaction each, a pause between them);
+  1. the retention run (`retention.engine.enforce_org`): on PostgreSQL, whole expired months
+     detached and dropped (runs and run events are monthly partitions), the rest in batches by
+     primary key, one short transaction each, a pause between them; on SQLite, all in batches;
   2. the naive purge: one DELETE per table, what an ORM `.delete()` of the expired rows
      amounts to.
 Printed: rows, seconds, rows/s, and the writer's p50 / p99 / max insert latency during each.
@@ -38,7 +40,7 @@ os.environ.pop("REDIS_URL", None)
 if SQLITE:
     os.environ.pop("DATABASE_URL", None)
     os.environ["GOVERNANCE_VAR_DIR"] = str(ROOT / "var" / "bench-retention")
-ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "1000000"))
+ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "1000000" if SQLITE else "10000000"))
 PER_RUN = 10  # the run, 6 log lines, 3 tool calls
 
 
@@ -62,15 +64,66 @@ def setup() -> tuple[object, object, object]:
 
 
 def load(org: object, member: object, agent: object) -> int:
-    """ROWS expired rows: runs and their events, 200 days old."""
-    from django.db import connection, transaction
+    """ROWS expired rows: runs and their events, 200 to 379 days old (six months or seven)."""
+    from django.db import connection
+
+    runs = ROWS // PER_RUN
+    if connection.vendor == "postgresql":
+        _load_postgres(org, member, agent, runs)
+    else:
+        _load_orm(org, member, agent, runs)
+    return runs * PER_RUN
+
+
+def _ages(count: int, first: int) -> list[datetime]:
+    now = datetime.now(UTC)
+    return [now - timedelta(days=200 + (first + i) % 180) for i in range(count)]
+
+
+def _load_postgres(org: object, member: object, agent: object, runs: int) -> None:
+    """Generated in the database (INSERT ... SELECT over generate_series): volume, not
+    behaviour. The months' partitions are made first, as a server in use has them (the daily
+    task makes each month ahead of time)."""
+    from django.db import connection
+
+    from core.partitions import ensure_months
+
+    now = datetime.now(UTC)
+    for table in ("workspace_run", "workspace_runevent"):
+        ensure_months(table, now - timedelta(days=380), now)
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM workspace_run")
+        after = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO workspace_run (org_id, agent_id, resource_name, member_id, trigger, "
+            "status, started_at, ended_at, error, events_count) "
+            "SELECT %s, %s, 'Bench agent', %s, 'api', 'succeeded', t, t, '', 9 FROM "
+            "(SELECT now() - interval '200 days' - (g %% 180) * interval '1 day' AS t "
+            "FROM generate_series(1, %s) g) s",
+            [org.pk, agent.pk, member.pk, runs],
+        )
+        cur.execute(
+            "INSERT INTO workspace_runevent (run_id, seq, at, kind, level, message, "
+            "integration, action, latency_ms, outcome) "
+            "SELECT r.id, s, r.started_at, "
+            "CASE WHEN s > 6 THEN 'tool_call' ELSE 'log' END, '', "
+            "CASE WHEN s > 6 THEN '' ELSE 'a log line of a bench run' END, "
+            "CASE WHEN s > 6 THEN 'slack' ELSE '' END, CASE WHEN s > 6 THEN 'post' ELSE '' END, "
+            "CASE WHEN s > 6 THEN 120 END, CASE WHEN s > 6 THEN 'ok' ELSE '' END "
+            "FROM workspace_run r CROSS JOIN generate_series(1, 9) s "
+            "WHERE r.id > %s AND r.resource_name = 'Bench agent'",
+            [after],
+        )
+        cur.execute("VACUUM ANALYZE workspace_run")
+        cur.execute("VACUUM ANALYZE workspace_runevent")
+
+
+def _load_orm(org: object, member: object, agent: object, runs: int) -> None:
+    from django.db import transaction
 
     from workspace.models import Run, RunEvent
 
-    runs = ROWS // PER_RUN
-    started = datetime.now(UTC) - timedelta(days=200)
     batch = 20_000
-    made = 0
     for first in range(0, runs, batch):
         count = min(batch, runs - first)
         with transaction.atomic():
@@ -86,13 +139,13 @@ def load(org: object, member: object, agent: object) -> int:
                     ended_at=started,
                     events_count=9,
                 )
-                for _ in range(count)
+                for started in _ages(count, first)
             )
             events = [
                 RunEvent(
                     run_id=run.pk,
                     seq=seq,
-                    at=started,
+                    at=run.started_at,
                     kind="tool_call" if seq > 6 else "log",
                     message="a log line of a bench run" if seq <= 6 else "",
                     integration="slack" if seq > 6 else "",
@@ -104,12 +157,6 @@ def load(org: object, member: object, agent: object) -> int:
                 for seq in range(1, 10)
             ]
             RunEvent.objects.bulk_create(events, batch_size=10_000)
-        made += count * PER_RUN
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("VACUUM ANALYZE workspace_run")
-            cur.execute("VACUUM ANALYZE workspace_runevent")
-    return made
 
 
 def writer_process(run_id: int, out: str, stop: object) -> None:
@@ -168,6 +215,7 @@ class Writer:
 
 
 def measure(label: str, purge, writer: Writer) -> dict[str, object]:
+    time.sleep(2)  # an insert the load held up finishes before the window opens
     start = time.time()
     t0 = time.perf_counter()
     rows = purge()
@@ -218,9 +266,15 @@ def main() -> None:
 
     def ours() -> int:
         run = enforce_org(org)
+        figures["months_dropped"] = len(
+            [m for m in run.plan.get("months_dropped", []) if m["rows"]]
+        )
         return sum(c.get("rows", 0) for c in run.counts.values())
 
-    figures["retention_run"] = measure("retention run (batches)", ours, writer)
+    label = (
+        "retention run (whole months, then batches)" if not SQLITE else "retention run (batches)"
+    )
+    figures["retention_run"] = measure(label, ours, writer)
 
     load(org, member, agent)
     cutoff = datetime.now(UTC) - timedelta(days=90)

@@ -222,7 +222,9 @@ class Http:
 
 
 def pct(samples: list[float], p: float) -> float:
-    return statistics.quantiles(samples, n=100)[int(p) - 1]
+    # "inclusive": a percentile of few samples stays within them (the default extrapolates past
+    # the largest, so a p99 could exceed the max).
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(p) - 1]
 
 
 def main() -> None:

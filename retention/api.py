@@ -54,9 +54,20 @@ class HoldInput(serializers.Serializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
+    months_dropped = serializers.ListField(source="months", read_only=True)
+
     class Meta:
         model = RetentionRun
-        fields = ["id", "now", "started_at", "finished_at", "state", "counts", "resumed"]
+        fields = [
+            "id",
+            "now",
+            "started_at",
+            "finished_at",
+            "state",
+            "counts",
+            "resumed",
+            "months_dropped",
+        ]
         read_only_fields = fields
 
 

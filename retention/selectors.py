@@ -37,7 +37,11 @@ def holds_of(*, org: Organization, released: bool = False) -> list[LegalHold]:
 
 
 def runs_of(*, org: Organization, limit: int = 30) -> list[RetentionRun]:
-    return list(RetentionRun.objects.filter(org=org).order_by("-id")[:limit])
+    """The last runs, each with `months`: the whole months it dropped that held its rows."""
+    runs = list(RetentionRun.objects.filter(org=org).order_by("-id")[:limit])
+    for run in runs:
+        run.months = [m for m in run.plan.get("months_dropped", []) if m["rows"]]
+    return runs
 
 
 def overview(*, org: Organization) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.partitions import ensure_months, months, partitioned_tables
 from retention.engine import enforce
 from retention.services import hold_place, policy_set
-from tests.conftest import assert_audited
+from tests.conftest import api, assert_audited
 from tests.retention.conftest import aged_run, run_elsewhere
 from workspace.models import Run, RunEvent, RunPayload
 
@@ -60,7 +60,9 @@ def test_the_migration_partitions_runs_and_events_by_month():
         assert cur.fetchone()[0] is not None
 
 
-def test_a_wholly_expired_month_is_dropped_and_counted_like_the_dry_run(world):
+def test_a_wholly_expired_month_is_dropped_and_counted_like_the_dry_run(
+    world, client, admin_client, api_key
+):
     org = world["org"]
     age = _mid_month(400)
     runs = [aged_run(world["consumer"], world["agent"], age) for _ in range(3)]
@@ -79,6 +81,11 @@ def test_a_wholly_expired_month_is_dropped_and_counted_like_the_dry_run(world):
     for key, category in receipt["purged"].items():
         assert category["rows"] == planned[key]["rows"], key
         assert category["bytes"] == planned[key]["bytes"], key
+    # The API and the page say so too.
+    listed = api(client, "GET", "/api/v1/retention/runs/", api_key).json()[0]["months_dropped"]
+    assert {"table": "workspace_run", "month": month, "rows": 3} in listed
+    page = admin_client.get(f"/o/{org.slug}/settings/retention/").content.decode()
+    assert f"whole months dropped:</span> workspace_runevent {month} (9 rows)" in page
 
 
 def test_a_month_with_a_held_row_is_kept_and_the_rest_goes_row_by_row(world):
