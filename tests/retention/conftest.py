@@ -55,9 +55,12 @@ def run_elsewhere(org: Any, days: float) -> Any:
     from workspace.models import Agent
     from workspace.services.resources import resource_create
 
-    member = Membership.objects.filter(org=org).first() or membership_add(
-        org=org, email=f"admin@{org.slug}.example", role="admin", full_name="", actor=None
-    ).membership
+    member = (
+        Membership.objects.filter(org=org).first()
+        or membership_add(
+            org=org, email=f"admin@{org.slug}.example", role="admin", full_name="", actor=None
+        ).membership
+    )
     agent = Agent.objects.filter(org=org).first() or resource_create(
         org=org, kind="agent", fields={"name": "Their agent"}, actor=None
     )

@@ -105,7 +105,7 @@ def test_a_month_with_a_held_row_is_kept_and_the_rest_goes_row_by_row(world):
 
 
 def test_a_month_shared_with_an_organization_that_keeps_it_is_kept(world, other_org):
-    org, age = world["org"], _mid_month(200)
+    age = _mid_month(200)
     ours = aged_run(world["consumer"], world["agent"], age)
     theirs = run_elsewhere(other_org, age)
     policy_set(
