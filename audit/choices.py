@@ -93,6 +93,37 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     SESSIONS_REVOKED = "auth.sessions_revoked", "Sessions revoked"
+    # Okta OAuth organization credentials and the members' connections
+    CREDENTIAL_CREATED = "credential.created", "Okta OAuth credential added"
+    CREDENTIAL_UPDATED = "credential.updated", "Okta OAuth credential changed"
+    CREDENTIAL_DELETED = "credential.deleted", "Okta OAuth credential deleted"
+    CREDENTIAL_TESTED = "credential.tested", "Okta OAuth credential tested (client credentials)"
+    CREDENTIAL_TEST_FAILED = "credential.test_failed", "Okta OAuth credential test failed"
+    CREDENTIAL_SERVICE_CREATED = "credential.service_created", "Credential service added"
+    CREDENTIAL_SERVICE_UPDATED = "credential.service_updated", "Credential service changed"
+    CREDENTIAL_SERVICE_DELETED = "credential.service_deleted", "Credential service deleted"
+    CREDENTIAL_CONNECTED = "credential.connected", "Member connected a service through Okta"
+    CREDENTIAL_REFRESHED = "credential.refreshed", "Member's service tokens refreshed"
+    CREDENTIAL_RECONSENT_NEEDED = (
+        "credential.reconsent_needed",
+        "Member's service connection needs consent again",
+    )
+    CREDENTIAL_DISCONNECTED = "credential.disconnected", "Member disconnected a service"
+    CREDENTIAL_TOKEN_ISSUED = "credential.token_issued", "Access token issued to a run"
+    CREDENTIAL_TOKEN_REFUSED = "credential.token_refused", "Access token refused to a run"
+    CREDENTIAL_MEMBER_REVOKED = (
+        "credential.member_revoked",
+        "Deactivated member's service tokens revoked and erased (receipt)",
+    )
+    CREDENTIAL_REVOCATION_FAILED = (
+        "credential.revocation_failed",
+        "Okta refused or did not answer a token revocation (retried)",
+    )
+    CREDENTIAL_REVOCATION_DONE = (
+        "credential.revocation_done",
+        "A token revocation retried later went through",
+    )
+    ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Stored secrets re-encrypted"
     # Sign-in
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
     LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
+from credentials import api as credentials
 from mapping import api as mapping
 from orgs.api import keys, views
 from retention import api as retention
@@ -51,6 +52,33 @@ urlpatterns = [
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("audit-events/catalog/", AuditCatalogView.as_view(), name="audit-event-catalog"),
     path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
+    path("credentials/", credentials.CredentialListView.as_view(), name="credential-list"),
+    path("credentials/token", credentials.TokenView.as_view(), name="credential-token"),
+    path(
+        "credentials/revocations/",
+        credentials.RevocationListView.as_view(),
+        name="credential-revocations",
+    ),
+    path(
+        "credentials/services/<int:pk>/",
+        credentials.ServiceDetailView.as_view(),
+        name="credential-service-detail",
+    ),
+    path(
+        "credentials/<int:pk>/",
+        credentials.CredentialDetailView.as_view(),
+        name="credential-detail",
+    ),
+    path(
+        "credentials/<int:pk>/test/",
+        credentials.CredentialTestView.as_view(),
+        name="credential-test",
+    ),
+    path(
+        "credentials/<int:pk>/services/",
+        credentials.ServiceListView.as_view(),
+        name="credential-service-list",
+    ),
     path("audit-streams/", streams.AuditStreamListView.as_view(), name="audit-stream-list"),
     path(
         "audit-streams/<int:pk>/",

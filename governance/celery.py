@@ -52,4 +52,12 @@ app.conf.beat_schedule = {
         "task": "mapping.tasks.mapping_reconcile_nightly",
         "schedule": crontab(minute=30, hour=3),
     },
+    "credentials-revocations": {
+        "task": "credentials.tasks.revocations_due",
+        "schedule": crontab(),  # every minute
+    },
+    "credentials-keepalive": {
+        "task": "credentials.tasks.connections_keepalive",
+        "schedule": crontab(minute=25),  # hourly: each connection once it is a day old
+    },
 }

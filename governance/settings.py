@@ -70,6 +70,12 @@ TOKEN_HASH_KEY = os.environ.get("GOVERNANCE_TOKEN_HASH_KEY", "") or f"token-hash
 # Key that encrypts secrets we must be able to read back (SAML SP private keys, OIDC client
 # secrets). Separate from SECRET_KEY for the same reason; losing it means re-entering them.
 FIELD_ENCRYPTION_KEY = os.environ.get("GOVERNANCE_ENCRYPTION_KEY", "") or f"fields:{SECRET_KEY}"
+# Earlier keys, comma-separated: still decrypt, never encrypt. Rotating: put the old key here,
+# a new one in GOVERNANCE_ENCRYPTION_KEY, run `manage.py credentials_rotate_keys`, then drop it.
+# (A key that was derived from DJANGO_SECRET_KEY is written `fields:<that secret key>`.)
+FIELD_ENCRYPTION_OLD_KEYS = [
+    k.strip() for k in os.environ.get("GOVERNANCE_ENCRYPTION_OLD_KEYS", "").split(",") if k.strip()
+]
 
 # Password sign-in throttling: failures per e-mail and per client IP within the window.
 SIGNIN_MAX_FAILURES_PER_EMAIL = env_int("GOVERNANCE_SIGNIN_MAX_FAILURES_PER_EMAIL", 10)
@@ -87,6 +93,9 @@ SIEM_ALLOW_PRIVATE_DESTINATIONS = env_bool("GOVERNANCE_SIEM_ALLOW_PRIVATE_DESTIN
 # batches (writers get the table in between), and the daily time it runs (UTC, HH:MM).
 RETENTION_PAUSE_SECONDS = float(os.environ.get("GOVERNANCE_RETENTION_PAUSE_SECONDS", "0.02"))
 RETENTION_AT = "%02d:%02d" % retention_at()  # noqa: UP031
+# Okta OAuth connections are refreshed at least this often while connected, so that Okta does
+# not expire an idle grant.
+CREDENTIALS_KEEPALIVE_HOURS = env_int("GOVERNANCE_CREDENTIALS_KEEPALIVE_HOURS", 24)
 # Events per delivery (one syslog connection, one webhook POST, one HEC request).
 SIEM_BATCH_EVENTS = int(os.environ.get("GOVERNANCE_SIEM_BATCH_EVENTS", "500"))
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the
@@ -117,6 +126,7 @@ INSTALLED_APPS = [
     "auditlog",
     "siem",
     "retention",
+    "credentials",
     "workspace",
     "governance",
 ]

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from auditlog.views import AuditEventView, AuditExportView, AuditLogView, AuditVerifyView
+from credentials import views as credentials
 from governance import views
 from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, service_keys, teams
@@ -217,6 +218,49 @@ org_patterns = [
         name="retention_hold_release",
     ),
     path("settings/retention/run/", retention.RetentionRunNowView.as_view(), name="retention_run"),
+    # Okta OAuth credentials: the organization's (admin.credentials) and each member's own
+    path("settings/credentials/", credentials.CredentialsView.as_view(), name="credentials"),
+    path(
+        "settings/credentials/<int:pk>/",
+        credentials.CredentialView.as_view(),
+        name="credential",
+    ),
+    path(
+        "settings/credentials/<int:pk>/test/",
+        credentials.CredentialTestView.as_view(),
+        name="credential_test",
+    ),
+    path(
+        "settings/credentials/<int:pk>/delete/",
+        credentials.CredentialDeleteView.as_view(),
+        name="credential_delete",
+    ),
+    path(
+        "settings/credentials/<int:pk>/services/",
+        credentials.ServiceCreateView.as_view(),
+        name="credential_service_create",
+    ),
+    path(
+        "settings/credentials/services/<int:pk>/",
+        credentials.ServiceUpdateView.as_view(),
+        name="credential_service_update",
+    ),
+    path(
+        "settings/credentials/services/<int:pk>/delete/",
+        credentials.ServiceDeleteView.as_view(),
+        name="credential_service_delete",
+    ),
+    path("me/credentials/", credentials.MyCredentialsView.as_view(), name="my_credentials"),
+    path(
+        "me/credentials/<int:pk>/authenticate/",
+        credentials.AuthenticateView.as_view(),
+        name="credential_authenticate",
+    ),
+    path(
+        "me/credentials/connections/<int:pk>/disconnect/",
+        credentials.DisconnectView.as_view(),
+        name="credential_disconnect",
+    ),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),
@@ -274,6 +318,11 @@ dashboard = (
 urlpatterns = [
     path("", include(dashboard)),
     path("", include("sso.urls")),
+    path(
+        "credentials/oauth/callback/",
+        credentials.CallbackView.as_view(),
+        name="credentials_callback",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/v1/", include("governance.api_urls")),

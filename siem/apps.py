@@ -9,3 +9,6 @@ class SiemConfig(AppConfig):
         from core import retention
 
         retention.exempt("siem.AuditStream", "a setting and its delivery position")
+        from core.crypto import encrypted_field
+
+        encrypted_field("siem.AuditStream", "secret")

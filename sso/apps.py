@@ -10,5 +10,9 @@ class SsoConfig(AppConfig):
 
         retention.exempt("sso.SsoConnection", "a setting")
         retention.exempt("sso.SsoIdentity", "a link between an IdP subject and a user")
+        from core.crypto import encrypted_field
+
+        encrypted_field("sso.SsoConnection", "sp_private_key")
+        encrypted_field("sso.SsoConnection", "oidc_client_secret")
 
         from sso import signals  # noqa: F401  (sign-in events have no service to hook)

@@ -24,6 +24,7 @@ from orgs.services.guards import (
     recheck_admin_after_lock,
     require_admin_for_admin_changes,
 )
+from orgs.signals import member_deactivated
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
             "api_keys_revoked": keys,
         },
     )
+    member_deactivated.send(sender=Membership, membership=membership, actor=actor)
     return membership
 
 
