@@ -66,7 +66,10 @@ class OktaError(Exception):
         if self.code == "unreachable":
             return f"Okta could not be reached ({self.description})."
         code = self.code
-        if "grant type" in self.description.lower() and code in ("invalid_request", "invalid_grant"):
+        if "grant type" in self.description.lower() and code in (
+            "invalid_request",
+            "invalid_grant",
+        ):
             code = "unauthorized_client"  # how some servers word a grant type the app lacks
         if code not in EXPLAINED:
             return f"Okta answered {self.code}.{said}"

@@ -27,7 +27,11 @@ class OktaServer:
         base = {"client_secret": SECRET, "redirect_uris": [redirect_uri]}
         clients = [
             # The seed's app: every grant, and an access policy allowing the base and role scopes.
-            {"client_id": "gov-okta", **base, "scope": f"openid profile email offline_access {ROLES}"},
+            {
+                "client_id": "gov-okta",
+                **base,
+                "scope": f"openid profile email offline_access {ROLES}",
+            },
             # Client Credentials not checked in the app's grant types.
             {
                 "client_id": "gov-no-cc",

@@ -41,7 +41,11 @@ def test_test_passes_with_the_seeds_setup(org, admin, snowflake):
 @pytest.mark.parametrize(
     ("client_id", "secret", "expected"),
     [
-        ("gov-okta", "a-wrong-secret-0123456789", "Okta refused the client ID or the client secret"),
+        (
+            "gov-okta",
+            "a-wrong-secret-0123456789",
+            "Okta refused the client ID or the client secret",
+        ),
         ("gov-no-cc", SECRET, "check Client Credentials"),
         ("gov-narrow", SECRET, "does not allow a scope"),
     ],
@@ -67,7 +71,7 @@ def test_test_says_what_okta_answered(org, admin, okta, loopback, client_id, sec
 def test_discovery_at_a_private_address_is_refused(org, admin, okta, settings):
     settings.SSO_ALLOW_HTTP_ISSUERS = True
     settings.SSO_ALLOW_PRIVATE_ISSUERS = False  # the default: 127.0.0.1 is not for us to read
-    with pytest.raises(ValidationFailed, match="private|loopback|not allowed|internal"):
+    with pytest.raises(ValidationFailed, match=r"private|loopback|not allowed|internal"):
         make_credential(org, okta, admin.user)
     assert not OktaCredential.objects.exists()
 
@@ -112,7 +116,5 @@ def test_the_api_never_shows_the_secret_and_is_scoped(
     boss = make_member(other_org, "boss@globex.example", RbacRole.ADMIN)
     _, theirs = api_key_create(membership=boss, actor=None)
     assert api(client, "GET", f"/api/v1/credentials/{credential.pk}/", theirs).status_code == 404
-    assert (
-        api(client, "DELETE", f"/api/v1/credentials/{credential.pk}/", theirs).status_code == 404
-    )
+    assert api(client, "DELETE", f"/api/v1/credentials/{credential.pk}/", theirs).status_code == 404
     assert OktaCredential.objects.filter(pk=credential.pk).exists()
