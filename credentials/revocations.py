@@ -74,8 +74,8 @@ def revoke_due(*, ids: list[int] | None = None, limit: int = 200) -> dict[str, i
     for pk in list(qs.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             row = (
-                TokenRevocation.objects.select_for_update(skip_locked=True)
-                .select_related("credential")
+                TokenRevocation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("credential", "org")
                 .filter(pk=pk)
                 .first()
             )
