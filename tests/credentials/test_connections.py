@@ -215,11 +215,10 @@ def test_deactivation_by_scim_revokes_the_tokens(
 ):
     from django.test import Client
 
-    from orgs.models import Membership
+    from orgs.models import CustomRole, Membership
     from orgs.services.assignments import role_assign
-    from orgs.models import CustomRole
-    from tests.scim.conftest import PATCH_URN, Scim, okta_user
     from scim.services.tokens import scim_token_create
+    from tests.scim.conftest import PATCH_URN, Scim, okta_user
 
     _, secret = scim_token_create(org=org, label="Okta", actor=None)
     scim = Scim(Client(), secret)
