@@ -127,26 +127,30 @@ def ensure_ahead(now: datetime | None = None) -> list[str]:
     return made
 
 
-def detach(table: str, month: Month, *, lock_timeout_ms: int = 200, attempts: int = 50) -> None:
+DETACH_ATTEMPTS = 25  # of DETACH_LOCK_MS each, 50 ms apart: about 6 s in all
+DETACH_LOCK_MS = 200
+
+
+def detach(table: str, month: Month) -> bool:
     """Detaches a month inside the caller's transaction, marked to be dropped (`drop_detached`,
     after the commit: the parent's exclusive lock is held only from here to that commit).
+    False when the lock never came (the caller keeps the month and deletes row by row).
 
     DETACH needs an exclusive lock on the parent; waiting for it would queue every writer behind
-    it, so each attempt waits at most lock_timeout_ms and then lets the writers through."""
+    it, so each attempt waits at most DETACH_LOCK_MS and then lets the writers through."""
     import time
 
-    for attempt in range(attempts):
+    for _ in range(DETACH_ATTEMPTS):
         try:
             with transaction.atomic(), connection.cursor() as cur:
-                cur.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'")
+                cur.execute(f"SET LOCAL lock_timeout = '{int(DETACH_LOCK_MS)}ms'")
                 cur.execute(f"ALTER TABLE {_qn(table)} DETACH PARTITION {_qn(month.name)}")
                 cur.execute(f"COMMENT ON TABLE {_qn(month.name)} IS %s", [DETACHED])
                 cur.execute("SET LOCAL lock_timeout = 0")
-            return
+            return True
         except DatabaseError:
-            if attempt == attempts - 1:
-                raise
             time.sleep(0.05)
+    return False
 
 
 def drop_detached() -> list[str]:

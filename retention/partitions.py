@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Length
 
@@ -85,9 +85,13 @@ def _drop_if_doomed(
 ) -> dict[str, Any] | None:
     qn = connection.ops.quote_name
     with transaction.atomic():
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SET LOCAL lock_timeout = '10s'")
+                cur.execute(f"LOCK TABLE {qn(month.name)} IN SHARE MODE")
+        except DatabaseError:
+            return None  # a writer of that month held on for 10 s: this month goes row by row
         with connection.cursor() as cur:
-            cur.execute("SET LOCAL lock_timeout = '10s'")
-            cur.execute(f"LOCK TABLE {qn(month.name)} IN SHARE MODE")
             cur.execute("SET LOCAL lock_timeout = 0")
             cur.execute(f"SELECT count(*) FROM {qn(month.name)}")  # noqa: S608 (a catalog name)
             total = cur.fetchone()[0]
@@ -127,7 +131,8 @@ def _drop_if_doomed(
             # Every row doomed, each once (a row missing from the groups has no run: kept).
             if -1 in counted or sum(g["n"] for g in counted.values()) != total:
                 return None
-        partitions.detach(table_name, month)
+        if not partitions.detach(table_name, month):
+            return None  # the parent's lock never came: this month goes row by row
         per_run: dict[int, int] = {}
         for i, (run, table, _) in enumerate(parts):
             group = counted.get(i)

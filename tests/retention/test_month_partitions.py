@@ -175,3 +175,28 @@ def _any_org():
     from orgs.services.orgs import org_create
 
     return org_create(slug="imports", name="Imports", actor=None)
+
+
+def test_a_month_whose_detach_never_gets_its_lock_is_kept_and_walked(world, monkeypatch):
+    """Another session reading run events holds the parent's lock the whole time: DETACH gives
+    up after its short attempts (writers never queue behind it), and the rows go row by row."""
+    import psycopg
+
+    from core import partitions
+
+    monkeypatch.setattr(partitions, "DETACH_ATTEMPTS", 2)
+    monkeypatch.setattr(partitions, "DETACH_LOCK_MS", 20)
+    org, age = world["org"], _mid_month(420)
+    run = aged_run(world["consumer"], world["agent"], age)
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]
+    ) as reader:
+        reader.execute("BEGIN")
+        reader.execute("LOCK TABLE workspace_runevent IN ACCESS SHARE MODE")
+        enforce(org=org)
+        reader.execute("ROLLBACK")
+    assert _has("workspace_runevent", age)  # kept
+    assert not Run.objects.filter(pk=run.pk).exists()  # its rows went by the batches
+    assert not RunEvent.objects.filter(run_id=run.pk).exists()
+    assert _receipt(org)["purged"]["agent_run_logs"]["rows"] == 3
