@@ -5,7 +5,6 @@ with every logger at DEBUG; then all of it is scanned for every token and the cl
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import pytest
 from django.utils import timezone
