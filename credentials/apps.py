@@ -23,5 +23,3 @@ class CredentialsConfig(AppConfig):
         encrypted_field("credentials.ServiceConnection", "access_token")
         encrypted_field("credentials.ServiceConnection", "refresh_token")
         encrypted_field("credentials.TokenRevocation", "token")
-
-        from credentials import signals  # noqa: F401  (a member deactivated: tokens revoked)

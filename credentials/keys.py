@@ -5,8 +5,6 @@ table, field and row: nothing is ever replaced by an empty secret."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import apps
 from django.db import transaction
 
@@ -64,10 +62,3 @@ def keys_rotate(*, actor: Actor | None) -> dict[str, int]:
             data={"reencrypted": counts, "fields": [f"{m}.{f}" for m, f in crypto.ENCRYPTED]},
         )
     return counts
-
-
-def summary(counts: dict[str, Any]) -> str:
-    if not counts:
-        return "Every stored secret was already under the current key."
-    lines = [f"{key}: {n}" for key, n in sorted(counts.items())]
-    return "Re-encrypted under the current key:\n" + "\n".join(lines)

@@ -53,7 +53,7 @@ class HoldInput(serializers.Serializer):
     ends = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RetentionRunSerializer(serializers.ModelSerializer):
     months_dropped = serializers.ListField(source="months", read_only=True)
 
     class Meta:
@@ -109,7 +109,7 @@ def _overview(org: Any) -> dict[str, Any]:
         "zero_data_retention_workflows": [w.pk for w in data["zdr_workflows"]],
         "holds": HoldSerializer(holds_of(org=org), many=True).data,
         "next_run": data["next_run"],
-        "last_completed": RunSerializer(last).data if last else None,
+        "last_completed": RetentionRunSerializer(last).data if last else None,
         "overdue": data["overdue"],
     }
 
@@ -248,6 +248,6 @@ class PreviewView(OrgAPIView):
 class RunListView(OrgAPIView):
     capability = CAPABILITY
 
-    @extend_schema(responses=RunSerializer(many=True))
+    @extend_schema(responses=RetentionRunSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(RunSerializer(runs_of(org=self.org), many=True).data)
+        return Response(RetentionRunSerializer(runs_of(org=self.org), many=True).data)

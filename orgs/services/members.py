@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from audit.choices import AuditAction
 from audit.services import audit_record
@@ -24,7 +26,6 @@ from orgs.services.guards import (
     recheck_admin_after_lock,
     require_admin_for_admin_changes,
 )
-from orgs.signals import member_deactivated
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,10 @@ def membership_deactivate(*, membership: Membership, actor: Actor | None) -> Mem
             "api_keys_revoked": keys,
         },
     )
-    member_deactivated.send(sender=Membership, membership=membership, actor=actor)
+    # What the layers above must end with the membership (credentials: the member's service
+    # tokens revoked), in this transaction; the project wires them in settings.
+    for path in settings.GOVERNANCE_ON_MEMBER_DEACTIVATED:
+        import_string(path)(membership, actor)
     return membership
 
 

@@ -51,9 +51,10 @@ def page(browser: object) -> Iterator[object]:
 def screenshot(page: object):
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, of: object | None = None) -> Path:
+        """A full-page screenshot of the test's page (or of another page, `of`)."""
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (of or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take

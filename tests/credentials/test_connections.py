@@ -256,3 +256,18 @@ def test_a_revocation_okta_does_not_answer_is_kept_retried_and_shown(
     assert revoke_due() == {"revoked": 2, "failed": 0}
     assert not TokenRevocation.objects.exists()
     assert_audited("credential.revocation_done", org=org)
+
+
+def test_an_idle_grant_is_refreshed_once_a_day(connected, settings, okta):
+    from credentials.tokens import keepalive
+
+    assert keepalive() == {"refreshed": 0, "failed": 0}  # refreshed just now
+    old = crypto.decrypt(connected.refresh_token)
+    ServiceConnection.objects.filter(pk=connected.pk).update(
+        refreshed_at=timezone.now() - timedelta(hours=settings.CREDENTIALS_KEEPALIVE_HOURS + 1)
+    )
+    before = len(okta.refreshes)
+    assert keepalive() == {"refreshed": 1, "failed": 0}
+    connected.refresh_from_db()
+    assert len(okta.refreshes) == before + 1
+    assert crypto.decrypt(connected.refresh_token) != old and connected.status == "connected"

@@ -5,11 +5,12 @@ escapes the registry."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from core import crypto
 from credentials.models import OktaCredential
@@ -28,7 +29,8 @@ def test_rotation_re_encrypts_everything_under_the_new_key(settings, credential,
     settings.FIELD_ENCRYPTION_OLD_KEYS = ["the-old-key-" + "x" * 20]
     assert crypto.decrypt(old) == SECRET and not crypto.current(old)  # old keys still decrypt
     call_command("credentials_rotate_keys")
-    assert "credentials.OktaCredential.client_secret: 1" in capsys.readouterr().out
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["reencrypted"]["credentials.OktaCredential.client_secret"] == 1
     rotated = OktaCredential.objects.get().client_secret
     assert rotated != old and crypto.current(rotated)
     settings.FIELD_ENCRYPTION_OLD_KEYS = []  # the old key can go now
@@ -36,17 +38,22 @@ def test_rotation_re_encrypts_everything_under_the_new_key(settings, credential,
     event = assert_audited("encryption.keys_rotated", org=None)
     assert event.data["reencrypted"]["credentials.OktaCredential.client_secret"] == 1
     call_command("credentials_rotate_keys")  # again: nothing left to do
-    assert "already under the current key" in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out) == {"reencrypted": {}, "total": 0}
 
 
 def test_a_secret_no_key_decrypts_is_an_error_and_changes_nothing(settings, credential):
+    import io
+
     before = OktaCredential.objects.get().client_secret
     settings.FIELD_ENCRYPTION_KEY = "a-key-that-never-saw-it-" + "z" * 10
     settings.FIELD_ENCRYPTION_OLD_KEYS = []
     with pytest.raises(crypto.UndecryptableSecret, match="GOVERNANCE_ENCRYPTION_OLD_KEYS"):
         crypto.decrypt(before)
-    with pytest.raises(CommandError, match=r"credentials\.OktaCredential\.client_secret of row"):
-        call_command("credentials_rotate_keys")
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("credentials_rotate_keys", stderr=err)
+    assert exited.value.code == 2
+    assert "credentials.OktaCredential.client_secret of row" in err.getvalue()
     assert OktaCredential.objects.get().client_secret == before
 
 

@@ -24,7 +24,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 REVOKE_KEY = "DELETE /api/v1/api-keys/{id}/"
-RUNTIME = "^/api/v1/(authorize|runs)"  # the runtime's endpoints: service keys only
+RUNTIME = (
+    "^/api/v1/(authorize|runs|credentials/token)"  # the runtime's endpoints: service keys only
+)
 
 
 def run(url: str, key: str, report: str, *selection: str) -> str:

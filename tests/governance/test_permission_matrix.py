@@ -65,6 +65,9 @@ PAGES = {
     "audit_event": ("/o/acme/audit/{event}/", ADMIN_ONLY),
     "audit_streams": ("/o/acme/audit/streams/", ADMIN_ONLY),
     "retention": ("/o/acme/settings/retention/", ADMIN_ONLY),
+    "credentials": ("/o/acme/settings/credentials/", ADMIN_ONLY),
+    "credential": ("/o/acme/settings/credentials/{credential}/", ADMIN_ONLY),
+    "my_credentials": ("/o/acme/me/credentials/", EVERY_MEMBER),
     "audit_stream": ("/o/acme/audit/streams/{stream}/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
     "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
@@ -112,6 +115,13 @@ WRITE_ONLY_PAGES = {
     "retention_holds",
     "retention_hold_release",
     "retention_run",
+    "credential_test",
+    "credential_delete",
+    "credential_service_create",
+    "credential_service_update",
+    "credential_service_delete",
+    "credential_authenticate",
+    "credential_disconnect",
     "integration_connect",
     "integration_disconnect",
     "sso_start",
@@ -187,6 +197,11 @@ API = {
     "retention-hold-list": ("/api/v1/retention/holds/", API_LIST),
     "retention-dry-run": ("/api/v1/retention/dry-run/", API_LIST),
     "retention-runs": ("/api/v1/retention/runs/", API_LIST),
+    "credential-list": ("/api/v1/credentials/", API_LIST),
+    "credential-detail": ("/api/v1/credentials/{credential}/", API_ADMIN),
+    "credential-service-list": ("/api/v1/credentials/{credential}/services/", API_ADMIN),
+    "credential-service-detail": ("/api/v1/credentials/services/{credential_service}/", API_ADMIN),
+    "credential-revocations": ("/api/v1/credentials/revocations/", API_LIST),
     "audit-stream-detail": ("/api/v1/audit-streams/{stream}/", API_ADMIN),
     "explain": ("/api/v1/explain/?action=agent.view&resource=agent:{agent}", API_ANY),
     "run-detail": ("/api/v1/runs/{run}/", {**{c: 401 for c in CALLERS}, "service": 200}),
@@ -214,6 +229,8 @@ WRITE_ONLY_API = {
     "retention-zdr",
     "retention-hold-release",
     "retention-preview",
+    "credential-token",
+    "credential-test",
     "audit-stream-resume",
     "audit-stream-test",
     "audit-stream-rotate-secret",
@@ -316,6 +333,24 @@ def world_ids(world, other_org, make_member, settings):
         "stream": stream.pk,
         "event": AuditEvent.objects.filter(org_id=w["org"].pk).latest("id").pk,
     }
+    from credentials.models import CredentialService, OktaCredential
+
+    credential = OktaCredential.objects.create(  # as saved after its discovery document
+        org=w["org"],
+        name="Okta",
+        okta_domain="acme.okta.com",
+        server_id="aus1",
+        client_id="client",
+        client_secret="",
+        issuer="https://acme.okta.com/oauth2/aus1",
+        authorization_endpoint="https://acme.okta.com/oauth2/aus1/v1/authorize",
+        token_endpoint="https://acme.okta.com/oauth2/aus1/v1/token",
+    )
+    service = CredentialService.objects.create(
+        org=w["org"], credential=credential, name="Snowflake", integration="snowflake"
+    )
+    ids["credential"] = credential.pk
+    ids["credential_service"] = service.pk
     team_create(org=other_org, name="Elsewhere", actor=None)
     return members, keys, ids
 

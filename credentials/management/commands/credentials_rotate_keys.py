@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from core.actors import SystemActor
 from core.crypto import UndecryptableSecret
-from credentials.keys import keys_rotate, summary
+from core.management import CommandFailed, JsonCommand
+from credentials.keys import keys_rotate
 
 
-class Command(BaseCommand):
-    help = "Re-encrypt every stored secret under the current GOVERNANCE_ENCRYPTION_KEY."
+class Command(JsonCommand):
+    help = (
+        "Re-encrypt every stored secret under the current GOVERNANCE_ENCRYPTION_KEY (the keys "
+        "in GOVERNANCE_ENCRYPTION_OLD_KEYS still decrypt); prints how many values per field."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            counts = keys_rotate(actor=SystemActor("manage.py credentials_rotate_keys"))
+            counts = keys_rotate(actor=self.actor())
         except UndecryptableSecret as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(summary(counts))
+            raise CommandFailed(str(exc)) from exc
+        self.emit({"reencrypted": counts, "total": sum(counts.values())})
