@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials clean
 
 venv: $(STAMP)
 
@@ -100,7 +100,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention
+bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -126,6 +126,10 @@ bench-rows: venv services
 # The runtime's API: decisions (10k members, 2k agents, 20k shares) and run-event ingest.
 bench-workspace: venv services
 	$(BIN)/python bench/workspace.py
+
+# The runtime's token endpoint (no refresh needed): real gunicorn, 4 clients.
+bench-credentials: venv services
+	$(BIN)/python bench/credentials.py
 
 bench-audit: venv services
 	$(BIN)/python bench/audit.py

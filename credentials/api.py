@@ -18,7 +18,7 @@ from core.input import as_id
 from credentials import services
 from credentials.models import CredentialService, OktaCredential, TokenRevocation
 from credentials.selectors import (
-    connection_for,
+    connection_lookup,
     credential_get,
     credentials_of,
     pending_revocations,
@@ -274,12 +274,20 @@ class TokenView(RuntimeAPIView):
         body = request.data
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object {member, service, run}.")
-        membership = self._member(body.get("member"))
-        service = service_by_ref(org=self.org, ref=body.get("service"))
-        if service is None:
-            raise NotFound("No credential service with that id or name in this organization.")
+        # One read on the way every call should take: the connection, with its member and
+        # service; the separate lookups only say which of them is missing.
+        connection = connection_lookup(
+            org=self.org, member=body.get("member"), service=body.get("service")
+        )
+        if connection is not None:
+            membership, service = connection.membership, connection.service
+        else:
+            membership = self._member(body.get("member"))
+            service = service_by_ref(org=self.org, ref=body.get("service"))
+            if service is None:
+                raise NotFound("No credential service with that id or name in this organization.")
         run_id = as_id(body.get("run"))
-        run = Run.objects.filter(org=self.org, pk=run_id).first() if run_id else None
+        run = next(iter(Run.objects.filter(org=self.org, pk=run_id)[:1]), None) if run_id else None
         if run is None:
             raise NotFound("run must be the id of a run of this organization.")
         scopes = services.clean_scopes(body.get("scopes")) if body.get("scopes") else None
@@ -287,7 +295,6 @@ class TokenView(RuntimeAPIView):
         if refusal:
             self._audit(AuditAction.CREDENTIAL_TOKEN_REFUSED, membership, service, run, refusal)
             raise PermissionDenied(refusal)
-        connection = connection_for(membership=membership, service=service)
         if connection is None:
             reason = (
                 f"{membership.user.email} has not authenticated {service.name}: they connect it "

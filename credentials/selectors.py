@@ -63,15 +63,36 @@ def connection_get(*, membership: Membership, pk: Any) -> ServiceConnection | No
     )
 
 
-def connection_for(
-    *, membership: Membership, service: CredentialService
-) -> ServiceConnection | None:
-    return (
-        ServiceConnection.objects.filter(membership=membership, service=service)
-        .select_related("service__credential", "membership__user", "org")
-        .first()
-    )
-
-
 def pending_revocations(*, org: Organization) -> list[TokenRevocation]:
     return list(TokenRevocation.objects.filter(org=org).order_by("id")[:200])
+
+
+def connection_lookup(*, org: Organization, member: Any, service: Any) -> ServiceConnection | None:
+    """The runtime's one read: a connection by its member (membership id or e-mail) and its
+    service (id or name), with the member, their user, the service and its credential."""
+    from core.input import as_id
+
+    qs = ServiceConnection.objects.filter(org=org).select_related(
+        "membership__user", "service__credential"
+    )
+    if isinstance(member, str) and "@" in member:
+        qs = qs.filter(membership__user__email__iexact=member.strip())
+    else:
+        member_id = as_id(member)
+        if member_id is None:
+            return None
+        qs = qs.filter(membership_id=member_id)
+    if isinstance(service, int) and not isinstance(service, bool):
+        qs = qs.filter(service_id=service)
+    elif isinstance(service, str) and service.strip():
+        text = service.strip()
+        qs = qs.filter(service_id=int(text)) if text.isdigit() else qs.filter(service__name=text)
+    else:
+        return None
+    found = list(qs[:1])
+    if not found:
+        return None
+    found[0].org = org
+    found[0].membership.org = org
+    found[0].service.org = org
+    return found[0]
