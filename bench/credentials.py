@@ -30,6 +30,7 @@ from bench.scim import (  # noqa: E402
     ENV,
     PG,
     Http,
+    cpu_seconds_by_group,
     free_port,
     fresh_database,
     machine_loop_seconds,
@@ -39,7 +40,7 @@ from bench.scim import (  # noqa: E402
 
 DB = os.environ["BENCH_DATABASE"]
 MEMBERS = 200
-CLIENTS = 4
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PER_CLIENT = int(os.environ.get("BENCH_TOKENS", "500"))
 ENV["DATABASE_URL"] = f"{PG}/{DB}"
 os.environ["DATABASE_URL"] = ENV["DATABASE_URL"]
@@ -159,6 +160,7 @@ def main() -> None:
             with lock:
                 samples.extend(mine)
 
+        cpu0 = cpu_seconds_by_group(server.pid)
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for t in threads:
@@ -166,6 +168,7 @@ def main() -> None:
         for t in threads:
             t.join()
         seconds = time.perf_counter() - t0
+        cpu1 = cpu_seconds_by_group(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -181,6 +184,10 @@ def main() -> None:
                 "token_p99_ms": round(pct(samples, 99), 2),
                 "tokens_per_s": round(CLIENTS * (PER_CLIENT + 50) / seconds),
                 "statements_per_token": sql,
+                "cpu_ms_per_token": {
+                    k: round((cpu1[k] - cpu0[k]) * 1000 / (CLIENTS * (PER_CLIENT + 50)), 2)
+                    for k in cpu0
+                },
             },
             indent=2,
         )

@@ -1,7 +1,8 @@
 """Hand-written SQL, each statement kept because a benchmark shows it is worth more than 10 % of
-a figure (the other home of such statements is workspace.rows, the decision function's two,
-with their figures) (`make bench-rows` measures every candidate against the
-ORM in one run; README, Benchmarks). Everything else goes through the ORM.
+a figure. The other homes of such statements are workspace.rows (the decision function's two)
+and credentials.rows (the runtime token endpoint's read), each with its figures. `make
+bench-rows` measures every candidate here against the ORM in one run (README, Benchmarks).
+Everything else goes through the ORM.
 
 Measured on 2026-11-29 (python-svc machine, 2 cores, PostgreSQL 15), CPU per call, hand / ORM:
 

@@ -15,7 +15,7 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.input import as_id
-from credentials import services
+from credentials import rows, services
 from credentials.models import CredentialService, OktaCredential, TokenRevocation
 from credentials.selectors import (
     connection_lookup,
@@ -274,20 +274,14 @@ class TokenView(RuntimeAPIView):
         body = request.data
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object {member, service, run}.")
-        # One read on the way every call should take: the connection, with its member and
-        # service; the separate lookups only say which of them is missing.
-        connection = connection_lookup(
-            org=self.org, member=body.get("member"), service=body.get("service")
-        )
+        connection, run = self._read(body)
         if connection is not None:
             membership, service = connection.membership, connection.service
-        else:
+        else:  # the separate lookups say which of the member and the service is missing
             membership = self._member(body.get("member"))
             service = service_by_ref(org=self.org, ref=body.get("service"))
             if service is None:
                 raise NotFound("No credential service with that id or name in this organization.")
-        run_id = as_id(body.get("run"))
-        run = next(iter(Run.objects.filter(org=self.org, pk=run_id)[:1]), None) if run_id else None
         if run is None:
             raise NotFound("run must be the id of a run of this organization.")
         scopes = services.clean_scopes(body.get("scopes")) if body.get("scopes") else None
@@ -326,6 +320,27 @@ class TokenView(RuntimeAPIView):
             },
             headers=NO_STORE,
         )
+
+    def _read(self, body: dict[str, Any]) -> tuple[Any, Run | None]:
+        """The connection (with its member and service) and the run: one written-out statement
+        on the way every runtime call takes (ids, or the service's name), the ORM otherwise."""
+        member, service, run_id = body.get("member"), body.get("service"), as_id(body.get("run"))
+        member_id = None if isinstance(member, str) and "@" in member else as_id(member)
+        ref: int | str | None = None
+        if isinstance(service, str) and service.strip():
+            text = service.strip()
+            ref = int(text) if text.isdigit() else text
+        elif isinstance(service, int) and not isinstance(service, bool):
+            ref = service
+        if member_id and run_id and ref is not None:
+            found = rows.connection_and_run(self.org, member_id, ref, run_id)
+            if found is not None:
+                return found
+        connection = connection_lookup(org=self.org, member=member, service=service)
+        runs = Run.objects.filter(org=self.org, pk=run_id).only(
+            "id", "org_id", "member_id", "status", "resource_name"
+        )
+        return connection, (next(iter(runs[:1]), None) if run_id else None)
 
     def _member(self, raw: Any) -> Membership:
         qs = Membership.objects.filter(org=self.org).select_related("user", "org")

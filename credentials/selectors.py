@@ -72,8 +72,28 @@ def connection_lookup(*, org: Organization, member: Any, service: Any) -> Servic
     service (id or name), with the member, their user, the service and its credential."""
     from core.input import as_id
 
-    qs = ServiceConnection.objects.filter(org=org).select_related(
-        "membership__user", "service__credential"
+    qs = (
+        ServiceConnection.objects.filter(org=org)
+        .select_related("membership__user", "service")
+        .only(  # what the token endpoint reads; a refresh reads the rest under its lock
+            "id",
+            "org_id",
+            "status",
+            "access_token",
+            "expires_at",
+            "scopes",
+            "membership__id",
+            "membership__org_id",
+            "membership__role",
+            "membership__is_active",
+            "membership__user__id",
+            "membership__user__email",
+            "service__id",
+            "service__org_id",
+            "service__name",
+            "service__integration",
+            "service__credential_id",
+        )
     )
     if isinstance(member, str) and "@" in member:
         qs = qs.filter(membership__user__email__iexact=member.strip())
