@@ -29,7 +29,9 @@ def queue_connection(connection: ServiceConnection, *, reason: str) -> list[Toke
     """Inside the caller's transaction: the connection's tokens to revoke (refresh token first:
     revoking it ends the grant at Okta), and a first attempt once it commits. The caller erases
     or deletes the connection in the same transaction."""
-    queued = []
+    queued: list[TokenRevocation] = []
+    if not connection.service.credential.revocation_endpoint:
+        return queued  # the server revokes nothing (its discovery names no endpoint): erased only
     member = connection.membership.user.email if connection.membership_id else ""
     for hint, token in (
         ("refresh_token", connection.refresh_token),

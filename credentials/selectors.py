@@ -58,7 +58,7 @@ def connections_of(*, membership: Membership) -> dict[int, ServiceConnection]:
 def connection_get(*, membership: Membership, pk: Any) -> ServiceConnection | None:
     return (
         ServiceConnection.objects.filter(org_id=membership.org_id, membership=membership, pk=pk)
-        .select_related("service", "membership__user")
+        .select_related("service__credential", "membership__user")
         .first()
     )
 

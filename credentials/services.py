@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.choices import AuditAction
@@ -159,29 +160,33 @@ def credential_update(
     return current
 
 
+def _end_connections(which: Q, reason: str) -> int:
+    """Inside the caller's transaction: these connections' tokens queued for revocation at Okta
+    and the connections deleted; returns how many."""
+    connections = list(
+        ServiceConnection.objects.select_for_update()
+        .filter(which)
+        .select_related("service__credential", "membership__user")
+    )
+    for connection in connections:
+        queue_connection(connection, reason=reason)
+    ServiceConnection.objects.filter(pk__in=[c.pk for c in connections]).delete()
+    return len(connections)
+
+
 def credential_delete(*, credential: OktaCredential, actor: Actor | None) -> None:
     """Deletes it with its services; every member's tokens under it are revoked at Okta (queued)
     and erased here first."""
     with transaction.atomic():
         current = OktaCredential.objects.select_for_update().get(pk=credential.pk)
-        connections = list(
-            ServiceConnection.objects.select_for_update()
-            .filter(service__credential=current)
-            .select_related("service", "membership__user")
-        )
-        for connection in connections:
-            queue_connection(connection, reason="credential deleted")
+        ended = _end_connections(Q(service__credential=current), "credential deleted")
         audit_record(
             action=AuditAction.CREDENTIAL_DELETED,
             org=current.org,
             actor=actor,
             target=current,
-            data={
-                "old": {k: getattr(current, k) for k in SHOWN},
-                "connections_revoked": len(connections),
-            },
+            data={"old": {k: getattr(current, k) for k in SHOWN}, "connections_revoked": ended},
         )
-        ServiceConnection.objects.filter(pk__in=[c.pk for c in connections]).delete()
         current.delete()
 
 
@@ -340,13 +345,7 @@ def service_update(
 def service_delete(*, service: CredentialService, actor: Actor | None) -> None:
     with transaction.atomic():
         current = CredentialService.objects.select_for_update().get(pk=service.pk)
-        connections = list(
-            ServiceConnection.objects.select_for_update()
-            .filter(service=current)
-            .select_related("service", "membership__user")
-        )
-        for connection in connections:
-            queue_connection(connection, reason="service deleted")
+        ended = _end_connections(Q(service=current), "service deleted")
         audit_record(
             action=AuditAction.CREDENTIAL_SERVICE_DELETED,
             org=current.org,
@@ -354,8 +353,7 @@ def service_delete(*, service: CredentialService, actor: Actor | None) -> None:
             target=current,
             data={
                 "old": {k: getattr(current, k) for k in ("name", "integration", "scopes")},
-                "connections_revoked": len(connections),
+                "connections_revoked": ended,
             },
         )
-        ServiceConnection.objects.filter(pk__in=[c.pk for c in connections]).delete()
         current.delete()

@@ -102,7 +102,7 @@ def authorize_finish(
     with transaction.atomic():
         connection = (
             ServiceConnection.objects.select_for_update()
-            .select_related("service", "membership__user")
+            .select_related("service__credential", "membership__user")
             .filter(membership=membership, service=service)
             .first()
         )
@@ -142,7 +142,7 @@ def disconnect(*, connection: ServiceConnection, actor: Actor | None) -> None:
     with transaction.atomic():
         current = (
             ServiceConnection.objects.select_for_update()
-            .select_related("service", "membership__user")
+            .select_related("service__credential", "membership__user")
             .filter(pk=connection.pk)
             .first()
         )
@@ -318,7 +318,7 @@ def member_deactivated(membership: Membership, actor: Actor | None) -> None:
     once the deactivation commits), and one receipt listing them."""
     connections = list(
         ServiceConnection.objects.select_for_update()
-        .select_related("service", "membership__user")
+        .select_related("service__credential", "membership__user")
         .filter(membership=membership)
         .order_by("id")
     )

@@ -271,3 +271,32 @@ def test_an_idle_grant_is_refreshed_once_a_day(connected, settings, okta):
     connected.refresh_from_db()
     assert len(okta.refreshes) == before + 1
     assert crypto.decrypt(connected.refresh_token) != old and connected.status == "connected"
+
+
+def test_another_organizations_service_key_finds_nothing(
+    client, connected, org, analyst, other_org, make_member
+):
+    from orgs.services.service_keys import service_key_create
+
+    boss = make_member(other_org, "boss@globex.example", "admin")
+    _, theirs = service_key_create(org=other_org, label="theirs", actor=boss.user)
+    run = running(org, analyst)
+    for member in (analyst.pk, analyst.user.email):
+        body = {"member": member, "service": "Snowflake", "run": run.pk}
+        response = api(client, "POST", "/api/v1/credentials/token", theirs, body)
+        assert response.status_code == 404, response.content
+        assert "access_token" not in response.content.decode()
+
+
+def test_deleting_the_service_revokes_its_members_tokens(
+    connected, org, admin, django_capture_on_commit_callbacks
+):
+    from credentials.services import service_delete
+
+    refresh = crypto.decrypt(connected.refresh_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        service_delete(service=connected.service, actor=admin.user)
+    assert not ServiceConnection.objects.exists() and not TokenRevocation.objects.exists()
+    assert assert_audited("credential.service_deleted", org=org).data["connections_revoked"] == 1
+    with pytest.raises(okta_client.OktaError):
+        okta_client.refresh(connected.service.credential, refresh)
