@@ -124,6 +124,14 @@ class AuditAction(models.TextChoices):
         "A token revocation retried later went through",
     )
     ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Stored secrets re-encrypted"
+    # The MCP gateway's registry of upstream servers
+    MCP_SERVER_CREATED = "mcp_server.created", "MCP server added"
+    MCP_SERVER_UPDATED = "mcp_server.updated", "MCP server changed"
+    MCP_SERVER_DELETED = "mcp_server.deleted", "MCP server deleted"
+    MCP_SERVER_HEALTH_CHANGED = "mcp_server.health_changed", "MCP server went down or came back"
+    MCP_TOOL_ADDED = "mcp_tool.added", "An MCP server exposes a new tool"
+    MCP_TOOL_CHANGED = "mcp_tool.changed", "An MCP tool's description or input schema changed"
+    MCP_TOOL_REMOVED = "mcp_tool.removed", "An MCP server no longer exposes a tool"
     # Sign-in
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
     LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"

@@ -56,6 +56,10 @@ app.conf.beat_schedule = {
         "task": "credentials.tasks.revocations_due",
         "schedule": crontab(),  # every minute
     },
+    "mcp-tools-refresh": {
+        "task": "gateway.tasks.mcp_tools_refresh",
+        "schedule": crontab(minute="*/10"),
+    },
     "credentials-keepalive": {
         "task": "credentials.tasks.connections_keepalive",
         "schedule": crontab(minute=25),  # hourly: each connection once it is a day old

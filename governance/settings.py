@@ -7,6 +7,7 @@ REDIS_URL (Celery broker and cache), DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -96,6 +97,13 @@ RETENTION_AT = "%02d:%02d" % retention_at()  # noqa: UP031
 # Okta OAuth connections are refreshed at least this often while connected, so that Okta does
 # not expire an idle grant.
 CREDENTIALS_KEEPALIVE_HOURS = env_int("GOVERNANCE_CREDENTIALS_KEEPALIVE_HOURS", 24)
+# MCP servers behind the gateway: Streamable HTTP URLs must be https:// on public addresses
+# unless these admit the deployment's own network (or plain http, the tests' loopback).
+MCP_ALLOW_PRIVATE_UPSTREAMS = env_bool("GOVERNANCE_MCP_ALLOW_PRIVATE_UPSTREAMS", False)
+MCP_ALLOW_HTTP_UPSTREAMS = env_bool("GOVERNANCE_MCP_ALLOW_HTTP_UPSTREAMS", False)
+# stdio servers are commands on the gateway's host: only the operator names them, as JSON
+# {"name": {"command": "...", "args": [...], "env": {...}}}; an admin picks one by name.
+MCP_STDIO_SERVERS = json.loads(os.environ.get("GOVERNANCE_MCP_STDIO_SERVERS", "") or "{}")
 # Events per delivery (one syslog connection, one webhook POST, one HEC request).
 SIEM_BATCH_EVENTS = int(os.environ.get("GOVERNANCE_SIEM_BATCH_EVENTS", "500"))
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the
@@ -127,6 +135,7 @@ INSTALLED_APPS = [
     "siem",
     "retention",
     "credentials",
+    "gateway",
     "workspace",
     "governance",
 ]

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class GatewayConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "gateway"
+    verbose_name = "MCP gateway"
+
+    def ready(self) -> None:
+        from core import retention
+
+        retention.exempt("gateway.McpServer", "a setting and the tools it listed")
