@@ -104,6 +104,14 @@ MCP_ALLOW_HTTP_UPSTREAMS = env_bool("GOVERNANCE_MCP_ALLOW_HTTP_UPSTREAMS", False
 # stdio servers are commands on the gateway's host: only the operator names them, as JSON
 # {"name": {"command": "...", "args": [...], "env": {...}}}; an admin picks one by name.
 MCP_STDIO_SERVERS = json.loads(os.environ.get("GOVERNANCE_MCP_STDIO_SERVERS", "") or "{}")
+# The gateway's own public URL (its protected resource metadata names it) and the Host headers
+# it answers (the SDK's DNS rebinding protection; "host:*" admits any port).
+MCP_GATEWAY_URL = os.environ.get("GOVERNANCE_MCP_GATEWAY_URL", "") or "http://127.0.0.1:8100"
+MCP_GATEWAY_HOSTS = [
+    h.strip()
+    for h in os.environ.get("GOVERNANCE_MCP_GATEWAY_HOSTS", "127.0.0.1:*,localhost:*").split(",")
+    if h.strip()
+]
 # Events per delivery (one syslog connection, one webhook POST, one HEC request).
 SIEM_BATCH_EVENTS = int(os.environ.get("GOVERNANCE_SIEM_BATCH_EVENTS", "500"))
 # Public base URL (https://governance.example.com) for SAML entity IDs and ACS URLs; empty = the

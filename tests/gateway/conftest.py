@@ -84,3 +84,77 @@ def everything(settings):
         "everything": {"command": "node", "args": [str(EVERYTHING), "stdio"]}
     }
     return "everything"
+
+
+class Gateway:
+    """The gateway app served by uvicorn in a thread of this process (its ORM calls run in
+    worker threads with their own connections: the tests using it commit their data)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import uvicorn
+
+        from gateway.server import build_app
+
+        self.port = free_port()
+        config = uvicorn.Config(build_app(), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        for _ in range(100):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        # Its worker threads keep their database sessions open (as they should in production);
+        # end them so the test database can be flushed and dropped.
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'"
+                )
+
+
+@pytest.fixture
+def gateway(settings):
+    served = Gateway()
+    settings.MCP_GATEWAY_URL = served.url
+    yield served
+    served.stop()
+
+
+def mcp_call(url: str, headers: dict, method: str, *args):
+    """An MCP client (the SDK's) through the gateway: `list_tools` or `call_tool`."""
+    import anyio
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def run():
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=20) as http,
+            streamable_http_client(f"{url}/mcp", http_client=http) as streams,
+            ClientSession(streams[0], streams[1]) as client,
+        ):
+            await client.initialize()
+            return await getattr(client, method)(*args)
+
+    try:
+        return anyio.run(run)
+    except BaseExceptionGroup as group:  # the SDK's task groups wrap what the server said
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        raise leaf from None

@@ -1,0 +1,144 @@
+"""A real MCP client (the SDK's) through the gateway to a real upstream: tools filtered by the
+member's roles, calls decided by the RBAC decision function (a refusal is an MCP error, audited),
+a deactivated member refused at the next call, a revoked role effective at the next call, and
+the member's own credential injected upstream, never the client's token."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from mcp import MCPError
+
+from audit.models import AuditEvent
+from gateway.services import ServerSpec, server_create, tools_refresh
+from orgs.services.api_keys import api_key_create
+from orgs.services.assignments import role_assign, role_unassign
+from orgs.services.members import membership_deactivate
+from orgs.services.roles import custom_role_create
+from tests.gateway.conftest import mcp_call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def setup(org, admin, make_member, upstream):
+    server = server_create(
+        org=org,
+        actor=admin.user,
+        spec=ServerSpec(name="Jira", integration="jira", transport="http", url=upstream.url),
+    )
+    tools_refresh(server=server)
+    role = custom_role_create(
+        org=org, name="Jira users", permissions=["integrations.use.jira"], actor=None
+    )
+    member = make_member(org, "dev@acme.example")
+    role_assign(membership=member, role=role, actor=None)
+    _, key = api_key_create(membership=member, actor=None)
+    outsider = make_member(org, "outsider@acme.example")
+    _, outsider_key = api_key_create(membership=outsider, actor=None)
+    return {
+        "member": member,
+        "role": role,
+        "key": key,
+        "outsider_key": outsider_key,
+        "upstream": upstream,
+    }
+
+
+def _auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_member_sees_and_calls_the_tools_their_roles_allow(gateway, setup):
+    tools = mcp_call(gateway.url, _auth(setup["key"]), "list_tools")
+    assert sorted(t.name for t in tools.tools) == ["jira__add", "jira__echo"]
+    result = mcp_call(gateway.url, _auth(setup["key"]), "call_tool", "jira__add", {"a": 2, "b": 3})
+    assert not result.is_error and result.content[0].text == "5"
+
+
+def test_a_member_without_the_integration_sees_none_and_is_refused_by_name(gateway, setup, org):
+    tools = mcp_call(gateway.url, _auth(setup["outsider_key"]), "list_tools")
+    assert tools.tools == []
+    with pytest.raises(MCPError, match="may not use jira"):
+        mcp_call(
+            gateway.url, _auth(setup["outsider_key"]), "call_tool", "jira__add", {"a": 1, "b": 1}
+        )
+    denied = AuditEvent.objects.filter(org_id=org.pk, action="access.denied").latest("id")
+    assert denied.data["door"] == "mcp_gateway" and denied.data["tool"] == "jira__add"
+
+
+def test_a_revoked_role_counts_at_the_next_call(gateway, setup):
+    key = setup["key"]
+    assert mcp_call(gateway.url, _auth(key), "call_tool", "jira__echo", {"text": "hi"})
+    role_unassign(membership=setup["member"], role=setup["role"], actor=None)
+    with pytest.raises(MCPError, match="may not use jira"):
+        mcp_call(gateway.url, _auth(key), "call_tool", "jira__echo", {"text": "hi"})
+
+
+def test_a_deactivated_member_is_refused_at_the_next_call(gateway, setup):
+    key = setup["key"]
+    assert mcp_call(gateway.url, _auth(key), "list_tools").tools
+    membership_deactivate(membership=setup["member"], actor=None)
+    response = requests.post(
+        f"{gateway.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={**_auth(key), "Accept": "application/json, text/event-stream"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert "resource_metadata=" in response.headers["WWW-Authenticate"]
+
+
+def test_the_clients_token_never_reaches_the_upstream(gateway, setup):
+    mcp_call(gateway.url, _auth(setup["key"]), "call_tool", "jira__echo", {"text": "x"})
+    seen = setup["upstream"].record.read_text()
+    assert setup["key"] not in seen
+
+
+def test_protected_resource_metadata(gateway):
+    body = requests.get(f"{gateway.url}/.well-known/oauth-protected-resource", timeout=5).json()
+    assert body["resource"] == f"{gateway.url}/mcp"
+    assert body["bearer_methods_supported"] == ["header"]
+
+
+def test_the_members_own_credential_is_injected_upstream(gateway, setup, org):
+    """The member connected Jira through the organization's Okta: the upstream receives that
+    access token; the client never sees it and its own key never goes upstream."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import crypto
+    from credentials.models import CredentialService, OktaCredential, ServiceConnection
+
+    credential = OktaCredential.objects.create(  # as saved after its discovery document
+        org=org,
+        name="Okta",
+        okta_domain="acme.okta.com",
+        server_id="aus1",
+        client_id="client",
+        client_secret=crypto.encrypt("secret"),
+        issuer="https://acme.okta.com/oauth2/aus1",
+        authorization_endpoint="https://acme.okta.com/oauth2/aus1/v1/authorize",
+        token_endpoint="https://acme.okta.com/oauth2/aus1/v1/token",
+    )
+    service = CredentialService.objects.create(
+        org=org, credential=credential, name="Jira", integration="jira"
+    )
+    okta_token = "eyJ.member-okta-access-token.sig"
+    ServiceConnection.objects.create(
+        org=org,
+        membership=setup["member"],
+        service=service,
+        status="connected",
+        access_token=crypto.encrypt(okta_token),
+        expires_at=timezone.now() + timedelta(hours=1),
+        scopes=["openid"],
+    )
+    result = mcp_call(
+        gateway.url, _auth(setup["key"]), "call_tool", "jira__echo", {"text": "hello"}
+    )
+    assert result.content[0].text == "hello" and okta_token not in str(result)
+    seen = setup["upstream"].record.read_text()
+    assert f"Bearer {okta_token}" in seen
+    assert setup["key"] not in seen
