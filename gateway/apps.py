@@ -8,5 +8,7 @@ class GatewayConfig(AppConfig):
 
     def ready(self) -> None:
         from core import retention
+        from gateway.retention_tables import register
 
         retention.exempt("gateway.McpServer", "a setting and the tools it listed")
+        register()

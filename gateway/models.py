@@ -39,3 +39,56 @@ class McpServer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ToolTrace(models.Model):
+    """One tool call through the gateway: who (member, run, client), where (server, tool),
+    how it went (outcome, error, latency, sizes). Integration metadata for retention; the
+    arguments and the result are ToolTracePayload rows (payloads: zero data retention and their
+    own window apply). `trace_id` makes the spooled write exactly-once."""
+
+    trace_id = models.UUIDField(unique=True)
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(
+        "orgs.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    member_label = models.CharField(max_length=300)
+    run_id = models.BigIntegerField(null=True, blank=True)  # the run it served (no constraint)
+    client = models.CharField(max_length=200, blank=True)  # which key: "api_key:…", …
+    server = models.ForeignKey(
+        McpServer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    server_name = models.CharField(max_length=100)
+    integration = models.CharField(max_length=32)
+    tool = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=16)  # ok, error, denied
+    error = models.CharField(max_length=1000, blank=True)
+    latency_ms = models.FloatField(default=0)
+    arguments_size = models.PositiveIntegerField(default=0)
+    result_size = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "-at"], name="tooltrace_org_at"),
+            models.Index(fields=["org", "run_id"], name="tooltrace_run"),
+            models.Index(fields=["org", "server_name", "tool", "-at"], name="tooltrace_tool"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server_name}/{self.tool} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ToolTracePayload(models.Model):
+    """A traced call's arguments or result, with its size and SHA-256 (content empty under zero
+    data retention)."""
+
+    trace = models.ForeignKey(ToolTrace, on_delete=models.CASCADE, related_name="payloads")
+    direction = models.CharField(max_length=8)  # input, output
+    content = models.TextField(blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.direction} of trace {self.trace_id}"

@@ -13,17 +13,20 @@ low-level server. Per request:
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from anyio import to_thread
 from django.conf import settings
+from django.utils import timezone
 from mcp import MCPError
 from mcp import types as mcp_types
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import access, upstream
+from gateway import access, traces, upstream
 
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
@@ -60,21 +63,61 @@ async def _list_tools(ctx: Any, params: Any) -> mcp_types.ListToolsResult:
     )
 
 
-async def _call_tool(ctx: Any, params: Any) -> mcp_types.CallToolResult:
-    caller = ctx.request.state.caller
-    name = params.name
-    found = await _db(access.route, caller, name)
-    reason = await _db(access.decide_call, caller, found, name)
-    if reason:
-        raise MCPError(FORBIDDEN, reason)
-    headers = await _db(access.upstream_headers, caller, found.server)
-    try:
-        async with upstream.session(found.server, headers) as client:
-            return await client.call_tool(found.tool, params.arguments or {})
-    except MCPError:
-        raise
-    except Exception as exc:  # the upstream is down or broke the protocol
-        raise MCPError(-32603, f"{found.server.name} failed: {upstream._describe(exc)}") from exc
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _call_handler(spool: traces.Spool) -> Any:
+    async def call_tool(ctx: Any, params: Any) -> mcp_types.CallToolResult:
+        caller = ctx.request.state.caller
+        name = params.name
+        arguments = params.arguments or {}
+        started = time.perf_counter()
+        found = await _db(access.route, caller, name)
+        reason = await _db(access.decide_call, caller, found, name)
+        outcome, error, result = "ok", "", None
+        try:
+            if reason:
+                outcome, error = "denied", reason
+                raise MCPError(FORBIDDEN, reason)
+            headers = await _db(access.upstream_headers, caller, found.server)
+            try:
+                async with upstream.session(found.server, headers) as client:
+                    result = await client.call_tool(found.tool, arguments)
+            except MCPError as exc:
+                outcome, error = "error", str(exc)
+                raise
+            except Exception as exc:  # the upstream is down or broke the protocol
+                outcome = "error"
+                error = f"{found.server.name} failed: {upstream._describe(exc)}"
+                raise MCPError(-32603, error) from exc
+            if result.is_error:
+                outcome = "error"
+            return result
+        finally:
+            # The trace goes to the local spool; the database write never holds up the call.
+            server = found.server if found else None
+            spool.append(
+                traces.record(
+                    org_id=caller.org.pk,
+                    member_id=caller.membership.pk,
+                    member_label=caller.membership.user.email,
+                    run_id=caller.run.pk if caller.run else None,
+                    client=f"{caller.via}:{getattr(caller.key, 'prefix', '')}",
+                    server_id=server.pk if server else None,
+                    server_name=server.name if server else "",
+                    integration=server.integration if server else "",
+                    tool=found.tool if found else name,
+                    outcome=outcome,
+                    error=error[:1000],
+                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                    arguments=_text(arguments),
+                    result=_text(result.model_dump(mode="json")) if result is not None else None,
+                    at=timezone.now().isoformat(),
+                )
+            )
+
+    return call_tool
 
 
 def _unauthorized(message: str) -> JSONResponse:
@@ -106,11 +149,17 @@ def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-def build_app() -> Any:
+def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
+    """The ASGI app, with its trace spool and the thread that writes the spool to the database
+    (`app.flusher`; stopped with `app.flusher.stop()`)."""
     from mcp.server.lowlevel import Server
     from mcp.server.transport_security import TransportSecuritySettings
 
-    server = Server("governance-gateway", on_list_tools=_list_tools, on_call_tool=_call_tool)
+    spool = traces.Spool(spool_dir)
+    flusher = traces.Flusher(spool, flush_interval).start()
+    server = Server(
+        "governance-gateway", on_list_tools=_list_tools, on_call_tool=_call_handler(spool)
+    )
     hosts = list(settings.MCP_GATEWAY_HOSTS)  # Host headers accepted (DNS rebinding)
     inner = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -140,4 +189,6 @@ def build_app() -> Any:
             scope.setdefault("state", {})["caller"] = caller
         await inner(scope, receive, send)
 
+    app.spool = spool  # type: ignore[attr-defined]
+    app.flusher = flusher  # type: ignore[attr-defined]
     return app

@@ -106,6 +106,10 @@ MCP_ALLOW_HTTP_UPSTREAMS = env_bool("GOVERNANCE_MCP_ALLOW_HTTP_UPSTREAMS", False
 MCP_STDIO_SERVERS = json.loads(os.environ.get("GOVERNANCE_MCP_STDIO_SERVERS", "") or "{}")
 # The gateway's own public URL (its protected resource metadata names it) and the Host headers
 # it answers (the SDK's DNS rebinding protection; "host:*" admits any port).
+# Where the gateway spools its traces until the database has them (survives an outage).
+MCP_TRACE_SPOOL_DIR = os.environ.get("GOVERNANCE_MCP_TRACE_SPOOL_DIR", "") or str(
+    VAR_DIR / "mcp-spool"
+)
 MCP_GATEWAY_URL = os.environ.get("GOVERNANCE_MCP_GATEWAY_URL", "") or "http://127.0.0.1:8100"
 MCP_GATEWAY_HOSTS = [
     h.strip()
@@ -143,8 +147,8 @@ INSTALLED_APPS = [
     "siem",
     "retention",
     "credentials",
-    "gateway",
     "workspace",
+    "gateway",  # after workspace: it registers its traces in workspace's retention categories
     "governance",
 ]
 # django-guardian stores shares of agents and workflows (workspace.models); decisions are made

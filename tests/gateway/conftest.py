@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.services import ServerSpec, server_create, tools_refresh
+from orgs.services.api_keys import api_key_create
+from orgs.services.assignments import role_assign
+from orgs.services.roles import custom_role_create
+
 HERE = Path(__file__).resolve().parent
 EVERYTHING = (
     HERE.parent
@@ -90,7 +95,7 @@ class Gateway:
     """The gateway app served by uvicorn in a thread of this process (its ORM calls run in
     worker threads with their own connections: the tests using it commit their data)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spool_dir: Path) -> None:
         import threading
 
         import uvicorn
@@ -98,7 +103,8 @@ class Gateway:
         from gateway.server import build_app
 
         self.port = free_port()
-        config = uvicorn.Config(build_app(), host="127.0.0.1", port=self.port, log_level="warning")
+        self.app = build_app(str(spool_dir), flush_interval=0.2)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -114,6 +120,7 @@ class Gateway:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.app.flusher.stop()
         # Its worker threads keep their database sessions open (as they should in production);
         # end them so the test database can be flushed and dropped.
         from django.db import connection
@@ -128,8 +135,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(settings):
-    served = Gateway()
+def gateway(settings, tmp_path):
+    served = Gateway(tmp_path / "spool")
     settings.MCP_GATEWAY_URL = served.url
     yield served
     served.stop()
@@ -158,3 +165,36 @@ def mcp_call(url: str, headers: dict, method: str, *args):
         while isinstance(leaf, BaseExceptionGroup):
             leaf = leaf.exceptions[0]
         raise leaf from None
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def setup(org, admin, make_member, upstream):
+    server = server_create(
+        org=org,
+        actor=admin.user,
+        spec=ServerSpec(name="Jira", integration="jira", transport="http", url=upstream.url),
+    )
+    tools_refresh(server=server)
+    role = custom_role_create(
+        org=org, name="Jira users", permissions=["integrations.use.jira"], actor=None
+    )
+    member = make_member(org, "dev@acme.example")
+    role_assign(membership=member, role=role, actor=None)
+    _, key = api_key_create(membership=member, actor=None)
+    outsider = make_member(org, "outsider@acme.example")
+    _, outsider_key = api_key_create(membership=outsider, actor=None)
+    return {
+        "member": member,
+        "role": role,
+        "key": key,
+        "outsider_key": outsider_key,
+        "upstream": upstream,
+    }
+
+
+def _auth(key):
+    return {"Authorization": f"Bearer {key}"}

@@ -10,43 +10,12 @@ import requests
 from mcp import MCPError
 
 from audit.models import AuditEvent
-from gateway.services import ServerSpec, server_create, tools_refresh
-from orgs.services.api_keys import api_key_create
-from orgs.services.assignments import role_assign, role_unassign
+from orgs.services.assignments import role_unassign
 from orgs.services.members import membership_deactivate
-from orgs.services.roles import custom_role_create
+from tests.gateway.conftest import auth as _auth
 from tests.gateway.conftest import mcp_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def setup(org, admin, make_member, upstream):
-    server = server_create(
-        org=org,
-        actor=admin.user,
-        spec=ServerSpec(name="Jira", integration="jira", transport="http", url=upstream.url),
-    )
-    tools_refresh(server=server)
-    role = custom_role_create(
-        org=org, name="Jira users", permissions=["integrations.use.jira"], actor=None
-    )
-    member = make_member(org, "dev@acme.example")
-    role_assign(membership=member, role=role, actor=None)
-    _, key = api_key_create(membership=member, actor=None)
-    outsider = make_member(org, "outsider@acme.example")
-    _, outsider_key = api_key_create(membership=outsider, actor=None)
-    return {
-        "member": member,
-        "role": role,
-        "key": key,
-        "outsider_key": outsider_key,
-        "upstream": upstream,
-    }
-
-
-def _auth(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 def test_a_member_sees_and_calls_the_tools_their_roles_allow(gateway, setup):

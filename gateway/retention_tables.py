@@ -1,0 +1,43 @@
+"""What of the gateway's data expires (core.retention): a traced call's arguments and result are
+payloads (zero data retention empties them, size and SHA-256 stay); the trace itself is
+integration metadata, deleted once its payloads are gone. A member's legal hold covers the
+calls they made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
+from core import retention
+
+
+def _no_payloads_left(doomed: Any) -> Any:
+    from gateway.models import ToolTracePayload
+
+    left = ToolTracePayload.objects.filter(trace=OuterRef("pk"))
+    if doomed is not None:
+        left = left.exclude(doomed("gateway.ToolTracePayload"))
+    return ~Exists(left)
+
+
+def register() -> None:
+    retention.table(
+        category="payloads",
+        model="gateway.ToolTracePayload",
+        time="created_at",
+        org="trace__org_id",
+        size="content",
+        zdr_column="content",
+        zdr_flags=("trace__org__zero_data_retention",),
+        member="trace__member_id",
+    )
+    retention.table(
+        category="integration_metadata",
+        model="gateway.ToolTrace",
+        time="at",
+        org="org_id",
+        only_when=_no_payloads_left,
+        size="error",
+        member="member_id",
+    )

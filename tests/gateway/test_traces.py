@@ -1,0 +1,100 @@
+"""Every tool call through the gateway is traced (member, run, client, server, tool, outcome,
+latency, sizes; arguments and result as payloads under zero data retention), through a local
+spool that the database can be away from: nothing is lost while it is down, and a segment
+written twice is stored once."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pytest
+from django.db import connection
+
+from gateway.models import ToolTrace, ToolTracePayload
+from gateway.traces import Spool, record
+from tests.gateway.conftest import auth as _auth
+from tests.gateway.conftest import mcp_call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait_for(count: int, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while ToolTrace.objects.count() < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_calls_and_refusals_are_traced_with_their_payloads(gateway, setup, org):
+    mcp_call(gateway.url, _auth(setup["key"]), "call_tool", "jira__add", {"a": 2, "b": 3})
+    with pytest.raises(Exception, match="may not use jira"):
+        mcp_call(
+            gateway.url, _auth(setup["outsider_key"]), "call_tool", "jira__add", {"a": 1, "b": 1}
+        )
+    _wait_for(2)
+    ok = ToolTrace.objects.get(outcome="ok")
+    assert (ok.server_name, ok.tool, ok.integration) == ("Jira", "add", "jira")
+    assert ok.member_label == "dev@acme.example" and ok.latency_ms > 0
+    assert ok.client.startswith("api_key:") and ok.arguments_size > 0 and ok.result_size > 0
+    contents = {p.direction: p.content for p in ok.payloads.all()}
+    assert contents["input"] == '{"a": 2, "b": 3}' and '"5"' in contents["output"]
+    denied = ToolTrace.objects.get(outcome="denied")
+    assert "may not use jira" in denied.error and denied.member_label == "outsider@acme.example"
+
+
+def test_zero_data_retention_keeps_sizes_not_content(gateway, setup, org):
+    org.zero_data_retention = True
+    org.save(update_fields=["zero_data_retention"])
+    mcp_call(gateway.url, _auth(setup["key"]), "call_tool", "jira__echo", {"text": "secret"})
+    _wait_for(1)
+    payloads = ToolTracePayload.objects.all()
+    assert payloads and all(p.content == "" and p.size > 0 and p.sha256 for p in payloads)
+
+
+def _records(org, n):
+    return [
+        record(
+            org_id=org.pk,
+            member_label="dev@acme.example",
+            server_name="Jira",
+            integration="jira",
+            tool="echo",
+            outcome="ok",
+            latency_ms=1.5,
+            arguments='{"text": "x"}',
+            result='{"ok": true}',
+            at="2026-11-30T05:00:00+00:00",
+        )
+        for _ in range(n)
+    ]
+
+
+def test_a_database_outage_loses_nothing_and_duplicates_nothing(org, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: the outage is a refused connection to its port")
+    spool = Spool(tmp_path / "spool")
+    for trace in _records(org, 50):
+        spool.append(trace)
+    with socket.socket() as s:  # a port nothing listens on: the database is "down"
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    real = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = dead
+    try:
+        assert spool.flush() == 0
+        assert spool.pending() == 50  # kept on disk while the database is away
+    finally:
+        connection.settings_dict["PORT"] = real
+        connection.close()
+    segment = next((tmp_path / "spool").glob("segment-*.jsonl"))
+    kept = tmp_path / "copy.jsonl"
+    shutil.copy(segment, kept)
+    assert spool.flush() == 50 and spool.pending() == 0
+    # The process died after the insert and before the delete: the segment comes back.
+    shutil.copy(kept, segment)
+    assert spool.flush() == 0
+    assert ToolTrace.objects.count() == 50 and ToolTracePayload.objects.count() == 100
+    spool.close()
