@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from auditlog.views import AuditEventView, AuditExportView, AuditLogView, AuditVerifyView
 from credentials import views as credentials
+from gateway import views as gateway
 from governance import views
 from mapping import views as mapping
 from orgs.views import api_keys, invitations, members, roles, service_keys, teams
@@ -261,6 +262,19 @@ org_patterns = [
         credentials.DisconnectView.as_view(),
         name="credential_disconnect",
     ),
+    # The MCP gateway: its upstream servers and the tool calls it traced
+    path("settings/mcp/", gateway.McpServersView.as_view(), name="mcp_servers"),
+    path(
+        "settings/mcp/<int:pk>/refresh/",
+        gateway.McpServerRefreshView.as_view(),
+        name="mcp_server_refresh",
+    ),
+    path(
+        "settings/mcp/<int:pk>/delete/",
+        gateway.McpServerDeleteView.as_view(),
+        name="mcp_server_delete",
+    ),
+    path("traces/", gateway.TracesView.as_view(), name="traces"),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),

@@ -1,0 +1,125 @@
+"""Pages (admin.tracing): the organization's MCP servers (add one, refresh its tools, delete
+it) and the tool calls the gateway traced (filters by member, server, tool, outcome, run and
+time; per server and tool: calls, errors, refusals, latency p50 / p95; a run's calls as a
+timeline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+
+from core.exceptions import ServiceError
+from core.input import as_id, parse_instant
+from gateway import services, upstream
+from gateway.choices import Transport
+from gateway.selectors import OUTCOMES, TraceFilter, server_get, servers_of, tool_stats, traces_of
+from orgs.access import OrgActionView, OrgView, found
+from orgs.rbac import INTEGRATIONS
+
+CAPABILITY = "admin.tracing"
+
+
+@method_decorator(never_cache, name="dispatch")
+class McpServersView(OrgView):
+    capability = CAPABILITY
+
+    def get(self, request: HttpRequest, status: int = 200) -> HttpResponse:
+        return render(
+            request,
+            "gateway/servers.html",
+            {
+                "servers": list(servers_of(org=self.org)),
+                "integrations": INTEGRATIONS,
+                "transports": Transport.choices,
+                "stdio_names": upstream.stdio_names(),
+                "form": request.POST.dict() if status != 200 else {},
+            },
+            status=status,
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            server = services.server_create(
+                org=self.org,
+                actor=request.user,
+                spec=services.ServerSpec(
+                    name=request.POST.get("name", ""),
+                    integration=request.POST.get("integration", ""),
+                    transport=request.POST.get("transport", ""),
+                    url=request.POST.get("url", ""),
+                    command=request.POST.get("command", ""),
+                ),
+            )
+        except ServiceError as exc:
+            self.fail(exc)
+            return self.get(request, status=400)
+        result = services.tools_refresh(server=server, actor=request.user)
+        if result["health"] == "up":
+            messages.success(request, f"{server.name} lists {len(result['added'])} tools.")
+        else:
+            messages.error(request, f"{server.name} is saved but did not answer: {result['error']}")
+        return redirect("governance:mcp_servers", slug=self.org.slug)
+
+
+class McpServerRefreshView(OrgActionView):
+    capability = CAPABILITY
+    back = "mcp_servers"
+
+    def act(self, request: HttpRequest, pk: int) -> str:
+        server = found(server_get(org=self.org, pk=pk), "MCP server")
+        result = services.tools_refresh(server=server, actor=request.user)
+        if result["health"] != "up":
+            return f"{server.name} did not answer: {result['error']}"
+        changes = [
+            f"{k}: {', '.join(v)}" for k in ("added", "changed", "removed") if (v := result[k])
+        ]
+        return f"{server.name} is up; " + ("; ".join(changes) or "no tool changed") + "."
+
+
+class McpServerDeleteView(OrgActionView):
+    capability = CAPABILITY
+    back = "mcp_servers"
+
+    def act(self, request: HttpRequest, pk: int) -> str:
+        server = found(server_get(org=self.org, pk=pk), "MCP server")
+        services.server_delete(server=server, actor=request.user)
+        return f"{server.name} is deleted."
+
+
+def trace_filter(params: Any) -> TraceFilter:
+    return TraceFilter(
+        member=str(params.get("member", ""))[:300].strip(),
+        server=str(params.get("server", ""))[:100].strip(),
+        tool=str(params.get("tool", ""))[:200].strip(),
+        outcome=str(params.get("outcome", "")),
+        run=as_id(params.get("run")),
+        since=parse_instant(params.get("since")) if params.get("since") else None,
+        until=parse_instant(params.get("until")) if params.get("until") else None,
+    )
+
+
+@method_decorator(never_cache, name="dispatch")
+class TracesView(OrgView):
+    capability = CAPABILITY
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filters = trace_filter(request.GET)
+        calls = traces_of(org=self.org, filters=filters)
+        if filters.run:
+            calls.reverse()  # a run's calls as a timeline, oldest first
+        return render(
+            request,
+            "gateway/traces.html",
+            {
+                "calls": calls,
+                "stats": tool_stats(org=self.org, filters=trace_filter(request.GET)),
+                "f": request.GET,
+                "outcomes": OUTCOMES,
+                "run": filters.run,
+            },
+        )
