@@ -111,3 +111,20 @@ def test_the_members_own_credential_is_injected_upstream(gateway, setup, org):
     seen = setup["upstream"].record.read_text()
     assert f"Bearer {okta_token}" in seen
     assert setup["key"] not in seen
+
+
+def test_a_stdio_upstream_through_the_gateway(gateway, setup, org, admin, everything):
+    from gateway.services import ServerSpec, server_create, tools_refresh
+
+    server = server_create(
+        org=org,
+        actor=admin.user,
+        spec=ServerSpec(
+            name="Everything", integration="jira", transport="stdio", command=everything
+        ),
+    )
+    tools_refresh(server=server)
+    result = mcp_call(
+        gateway.url, _auth(setup["key"]), "call_tool", "everything__echo", {"message": "hi"}
+    )
+    assert not result.is_error and "hi" in result.content[0].text
