@@ -132,6 +132,8 @@ class AuditAction(models.TextChoices):
     MCP_TOOL_ADDED = "mcp_tool.added", "An MCP server exposes a new tool"
     MCP_TOOL_CHANGED = "mcp_tool.changed", "An MCP tool's description or input schema changed"
     MCP_TOOL_REMOVED = "mcp_tool.removed", "An MCP server no longer exposes a tool"
+    MCP_TOKEN_CREATED = "mcp_token.created", "Gateway token minted"
+    MCP_TOKEN_REVOKED = "mcp_token.revoked", "Gateway token revoked"
     # Sign-in
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Password sign-in succeeded"
     LOGIN_FAILED = "auth.login_failed", "Password sign-in failed"
@@ -203,7 +205,7 @@ EVENT_FIELDS = {
     "id": "integer: the event's id, increasing (use it to deduplicate)",
     "occurred_at": "string: ISO 8601 time in UTC, microseconds",
     "action": "string: a name from this catalog",
-    "actor_kind": "string: user, api_key, service_key, scim_token, system or anonymous",
+    "actor_kind": "string: user, api_key, service_key, scim_token, mcp_token, system or anonymous",
     "actor_id": "string: the actor's id in its kind (empty for the system)",
     "actor_label": "string: the actor's e-mail or label, copied when the event was written",
     "target_type": "string: the resource type (team, membership, agent, ...)",

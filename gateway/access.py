@@ -2,7 +2,8 @@
 upstream gets. Synchronous (the ORM); the ASGI app calls these in worker threads.
 
 A caller is a member, identified by either:
-- a member-bound token: the member's API key (`Authorization: Bearer gov_…`), or
+- a member-bound gateway token (`Authorization: Bearer gmt_…`, gateway.tokens) minted for this
+  gateway's audience, or
 - the organization's service key and the run it serves (`Authorization: Bearer gsk_…` and
   `X-Governance-Run: <run id>`): the run must be in progress, and its member is the caller.
 Both are checked on every request, so a deactivated member is refused at their next call.
@@ -32,8 +33,8 @@ SEPARATOR = "__"  # a tool's name at the gateway: <server key>__<tool>
 class Caller:
     membership: Membership
     run: Run | None
-    via: str  # "api_key" or "service_key"
-    key: Any  # the ApiKey or ServiceKey (the audit actor)
+    via: str  # "gateway_token" or "service_key"
+    key: Any  # the McpToken or ServiceKey
 
     @property
     def org(self) -> Any:
@@ -45,10 +46,10 @@ class Refused(Exception):
 
 
 def authenticate(authorization: str, run_header: str) -> Caller:
-    from orgs.api.auth import ApiKeyAuthentication, ServiceKeyAuthentication
+    from orgs.api.auth import ServiceKeyAuthentication
 
     if not authorization.lower().startswith("bearer "):
-        raise Refused("Send a bearer token: a member's API key, or a service key and the run.")
+        raise Refused("Send a bearer token: a gateway token, or a service key and the run.")
     token = authorization.split(" ", 1)[1].strip()
 
     class _Request:  # what the DRF authenticators read
@@ -75,22 +76,27 @@ def authenticate(authorization: str, run_header: str) -> Caller:
             if not run.member.is_active:
                 raise Refused(f"{run.member.user.email} is deactivated.")
             return Caller(run.member, run, "service_key", key)
-        found = ApiKeyAuthentication().authenticate(_Request())
+        if token.startswith("gmt_"):
+            from gateway.tokens import resolve
+
+            try:
+                minted = resolve(token)
+            except ValueError as exc:
+                raise Refused(str(exc)) from exc
+            if not minted.membership.is_active:
+                raise Refused("The token's member is deactivated.")
+            return Caller(minted.membership, None, "gateway_token", minted)
+    except Refused:
+        raise
     except ServiceError as exc:
         raise Refused(exc.message) from exc
-    except Exception as exc:  # DRF's AuthenticationFailed and the like
-        if isinstance(exc, Refused):
-            raise
+    except Exception as exc:  # DRF's AuthenticationFailed from the service key check
         raise Refused(str(getattr(exc, "detail", exc))) from exc
-    if not found:
-        raise Refused("Unknown or revoked API key.")
-    key = found[1]
-    membership = (
-        Membership.objects.select_related("user", "org").filter(pk=key.membership_id).first()
+    raise Refused(
+        "Send a gateway token (gmt_…, minted for this gateway's audience), or the organization's "
+        "service key with X-Governance-Run. API keys (gov_…) are not accepted here: they are "
+        "not bound to this gateway."
     )
-    if membership is None or not membership.is_active:
-        raise Refused("The key's member is deactivated.")
-    return Caller(membership, None, "api_key", key)
 
 
 def server_key(server: McpServer) -> str:

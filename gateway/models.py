@@ -54,7 +54,7 @@ class ToolTrace(models.Model):
     )
     member_label = models.CharField(max_length=300)
     run_id = models.BigIntegerField(null=True, blank=True)  # the run it served (no constraint)
-    client = models.CharField(max_length=200, blank=True)  # which key: "api_key:…", …
+    client = models.CharField(max_length=200, blank=True)  # "gateway_token:<prefix>", …
     server = models.ForeignKey(
         McpServer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -92,3 +92,33 @@ class ToolTracePayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} of trace {self.trace_id}"
+
+
+class McpToken(models.Model):
+    """A member-bound bearer token for the gateway (`gmt_<prefix>_<secret>`), bound to one
+    audience: the gateway's resource URL when it was minted (RFC 8707). Only an HMAC is stored;
+    it expires, and it is revoked with the member."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey("orgs.Membership", on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    audience = models.CharField(max_length=2048)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["membership", "revoked_at"], name="mcptoken_member")]
+
+    def __str__(self) -> str:
+        return f"gmt_{self.prefix}…"
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return (
+            "mcp_token",
+            str(self.pk),
+            f"gateway token {self.prefix} of {self.membership.user.email}",
+        )

@@ -4,6 +4,7 @@ from django.urls import path
 
 from auditlog.api import AuditCatalogView, AuditEventListView, AuditExportView
 from credentials import api as credentials
+from gateway import api as gateway
 from mapping import api as mapping
 from orgs.api import keys, views
 from retention import api as retention
@@ -52,6 +53,8 @@ urlpatterns = [
     path("audit-events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("audit-events/catalog/", AuditCatalogView.as_view(), name="audit-event-catalog"),
     path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
+    path("mcp-tokens/", gateway.McpTokenListView.as_view(), name="mcp-token-list"),
+    path("mcp-tokens/<int:pk>/", gateway.McpTokenDetailView.as_view(), name="mcp-token-detail"),
     path("credentials/", credentials.CredentialListView.as_view(), name="credential-list"),
     path("credentials/token", credentials.TokenView.as_view(), name="credential-token"),
     path(

@@ -301,7 +301,10 @@ GOVERNANCE_TRUSTED_PROXY_COUNT = env_int("GOVERNANCE_TRUSTED_PROXY_COUNT", 0)
 # Legal holds stop deletions in apps below the retention app (core.holds asks this).
 GOVERNANCE_HOLD_CHECK = "retention.guards.holds_covering"
 # Called with (membership, actor) inside every deactivation's transaction, whatever the door.
-GOVERNANCE_ON_MEMBER_DEACTIVATED = ["credentials.tokens.member_deactivated"]
+GOVERNANCE_ON_MEMBER_DEACTIVATED = [
+    "credentials.tokens.member_deactivated",
+    "gateway.tokens.member_deactivated",
+]
 
 GOVERNANCE_ERROR_SHAPES = {
     "/scim/": "scim.responses.door_error",

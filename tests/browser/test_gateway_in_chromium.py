@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_admin_adds_an_mcp_server_and_reads_its_tool_calls(
     live_server, page, screenshot, admin, settings, tmp_path
 ):
-    from orgs.services.api_keys import api_key_create
+    from gateway.tokens import mcp_token_create
 
     settings.MCP_ALLOW_HTTP_UPSTREAMS = True
     settings.MCP_ALLOW_PRIVATE_UPSTREAMS = True
@@ -39,7 +39,7 @@ def test_admin_adds_an_mcp_server_and_reads_its_tool_calls(
         assert "echo" in row.inner_text() and "Up" in row.inner_text()
         screenshot("gateway-servers")
 
-        _, key = api_key_create(membership=admin, actor=None)
+        _, key = mcp_token_create(membership=admin, actor=None)
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1) as pool:  # Playwright's event loop owns this thread

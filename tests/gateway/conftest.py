@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.services import ServerSpec, server_create, tools_refresh
-from orgs.services.api_keys import api_key_create
+from gateway.tokens import mcp_token_create
 from orgs.services.assignments import role_assign
 from orgs.services.roles import custom_role_create
 
@@ -184,9 +184,9 @@ def setup(org, admin, make_member, upstream):
     )
     member = make_member(org, "dev@acme.example")
     role_assign(membership=member, role=role, actor=None)
-    _, key = api_key_create(membership=member, actor=None)
+    _, key = mcp_token_create(membership=member, actor=None)
     outsider = make_member(org, "outsider@acme.example")
-    _, outsider_key = api_key_create(membership=outsider, actor=None)
+    _, outsider_key = mcp_token_create(membership=outsider, actor=None)
     return {
         "member": member,
         "role": role,

@@ -37,7 +37,7 @@ def test_calls_and_refusals_are_traced_with_their_payloads(gateway, setup, org):
     ok = ToolTrace.objects.get(outcome="ok")
     assert (ok.server_name, ok.tool, ok.integration) == ("Jira", "add", "jira")
     assert ok.member_label == "dev@acme.example" and ok.latency_ms > 0
-    assert ok.client.startswith("api_key:") and ok.arguments_size > 0 and ok.result_size > 0
+    assert ok.client.startswith("gateway_token:") and ok.arguments_size > 0 and ok.result_size > 0
     contents = {p.direction: p.content for p in ok.payloads.all()}
     assert contents["input"] == '{"a": 2, "b": 3}' and '"5"' in contents["output"]
     denied = ToolTrace.objects.get(outcome="denied")
