@@ -193,6 +193,14 @@ class AuditEventView(OrgView):
         page = TARGET_PAGES.get(event.target_type)
         if page and as_id(event.target_id):
             target_url = reverse(page, args=[self.org.slug, as_id(event.target_id)])
+        # A tool call the MCP gateway refused: the run's refused calls on the Tool calls page.
+        data = event.data if isinstance(event.data, dict) else {}
+        run_calls_url = None
+        if event.action == "access.denied" and data.get("door") == "mcp_gateway":
+            run = as_id(data.get("run"))
+            run_calls_url = reverse("governance:traces", args=[self.org.slug]) + (
+                f"?run={run}&outcome=denied" if run else "?outcome=denied"
+            )
         return render(
             request,
             "auditlog/event.html",
@@ -201,6 +209,7 @@ class AuditEventView(OrgView):
                 "action_label": dict(AuditAction.choices).get(event.action, ""),
                 "actor_url": actor_url,
                 "target_url": target_url,
+                "run_calls_url": run_calls_url,
                 "leaf_ok": not event.leaf
                 or ledger.leaf({n: getattr(event, n) for n in ledger.FIELDS}).hex() == event.leaf,
                 "seal": seal_of(event),

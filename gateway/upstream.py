@@ -138,10 +138,24 @@ async def _list(server: Any) -> list[dict[str, Any]]:
     return sorted(tools, key=lambda t: t["name"])
 
 
+def run_sync(fn: Any, *args: Any) -> Any:
+    """Runs an async function to its end from synchronous code: in this thread, or in a
+    thread of its own when this one already runs an event loop (anyio.run refuses to nest)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(fn, *args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
+
+
 def list_tools(server: Any) -> list[dict[str, Any]]:
     """The tools the server exposes now (UpstreamError when it cannot say)."""
     try:
-        return anyio.run(_list, server)
+        return run_sync(_list, server)
     except ValidationFailed:
         raise
     except BaseException as exc:  # the SDK raises task-group errors, timeouts, OSErrors

@@ -40,12 +40,7 @@ def test_admin_adds_an_mcp_server_and_reads_its_tool_calls(
         screenshot("gateway-servers")
 
         _, key = mcp_token_create(membership=admin, actor=None)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as pool:  # Playwright's event loop owns this thread
-            result = pool.submit(
-                mcp_call, gateway.url, auth(key), "call_tool", "jira__add", {"a": 20, "b": 22}
-            ).result()
+        result = mcp_call(gateway.url, auth(key), "call_tool", "jira__add", {"a": 20, "b": 22})
         assert result.content[0].text == "42"
         gateway.app.flusher.stop()  # the spool is written to the database
         page.click('nav.side >> text="Tool calls"')

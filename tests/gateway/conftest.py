@@ -144,7 +144,6 @@ def gateway(settings, tmp_path):
 
 def mcp_call(url: str, headers: dict, method: str, *args):
     """An MCP client (the SDK's) through the gateway: `list_tools` or `call_tool`."""
-    import anyio
     import httpx2
     from mcp.client.session import ClientSession
     from mcp.client.streamable_http import streamable_http_client
@@ -158,8 +157,10 @@ def mcp_call(url: str, headers: dict, method: str, *args):
             await client.initialize()
             return await getattr(client, method)(*args)
 
+    from gateway.upstream import run_sync
+
     try:
-        return anyio.run(run)
+        return run_sync(run)
     except BaseExceptionGroup as group:  # the SDK's task groups wrap what the server said
         leaf: BaseException = group
         while isinstance(leaf, BaseExceptionGroup):

@@ -128,3 +128,23 @@ def test_a_stdio_upstream_through_the_gateway(gateway, setup, org, admin, everyt
         gateway.url, _auth(setup["key"]), "call_tool", "everything__echo", {"message": "hi"}
     )
     assert not result.is_error and "hi" in result.content[0].text
+
+
+def test_the_audit_log_links_a_runs_refused_calls(gateway, setup, org, admin_client, admin):
+    from orgs.services.service_keys import service_key_create
+    from workspace.models import Run
+
+    run = Run.objects.create(
+        org=org, member=setup["member"], resource_name="Nightly", trigger="api", status="running"
+    )
+    role_unassign(membership=setup["member"], role=setup["role"], actor=None)
+    _, service_key = service_key_create(org=org, label="runtime", actor=admin.user)
+    headers = {**_auth(service_key), "X-Governance-Run": str(run.pk)}
+    with pytest.raises(MCPError, match="may not use jira"):
+        mcp_call(gateway.url, headers, "call_tool", "jira__echo", {"text": "x"})
+    denied = AuditEvent.objects.filter(org_id=org.pk, action="access.denied").latest("id")
+    assert denied.data["run"] == run.pk
+    page = admin_client.get(f"/o/{org.slug}/audit/{denied.pk}/").content.decode()
+    assert f"/o/{org.slug}/traces/?run={run.pk}&amp;outcome=denied" in page
+    run_page = admin_client.get(f"/o/{org.slug}/runs/{run.pk}/").content.decode()
+    assert f"/o/{org.slug}/traces/?run={run.pk}" in run_page
