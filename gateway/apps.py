@@ -11,4 +11,7 @@ class GatewayConfig(AppConfig):
         from gateway.retention_tables import register
 
         retention.exempt("gateway.McpServer", "a setting and the tools it listed")
+        retention.exempt(
+            "gateway.McpToken", "a credential (only its HMAC): it expires and is revoked"
+        )
         register()
