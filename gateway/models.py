@@ -54,6 +54,10 @@ class ToolTrace(models.Model):
     )
     member_label = models.CharField(max_length=300)
     run_id = models.BigIntegerField(null=True, blank=True)  # the run it served (no constraint)
+    # The run's agent or workflow and team, when a run was named (ids only: traces outlive them).
+    agent_id = models.BigIntegerField(null=True, blank=True)
+    workflow_id = models.BigIntegerField(null=True, blank=True)
+    team_id = models.BigIntegerField(null=True, blank=True)
     client = models.CharField(max_length=200, blank=True)  # "gateway_token:<prefix>", …
     server = models.ForeignKey(
         McpServer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -1,7 +1,7 @@
 """What of the gateway's data expires (core.retention): a traced call's arguments and result are
 payloads (zero data retention empties them, size and SHA-256 stay); the trace itself is
-integration metadata, deleted once its payloads are gone. A member's legal hold covers the
-calls they made."""
+integration metadata, deleted once its payloads are gone. A legal hold on a member covers the
+calls they made; one on a team, an agent or a workflow covers the calls of its runs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def register() -> None:
         zdr_column="content",
         zdr_flags=("trace__org__zero_data_retention",),
         member="trace__member_id",
+        team="trace__team_id",
+        agent="trace__agent_id",
+        workflow="trace__workflow_id",
     )
     retention.table(
         category="integration_metadata",
@@ -40,4 +43,7 @@ def register() -> None:
         only_when=_no_payloads_left,
         size="error",
         member="member_id",
+        team="team_id",
+        agent="agent_id",
+        workflow="workflow_id",
     )

@@ -31,6 +31,8 @@ class TraceFilter:
     tool: str = ""
     outcome: str = ""
     run: int | None = None
+    team: int | None = None
+    agent: int | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -45,6 +47,10 @@ class TraceFilter:
             qs = qs.filter(outcome=self.outcome)
         if self.run:
             qs = qs.filter(run_id=self.run)
+        if self.team:
+            qs = qs.filter(team_id=self.team)
+        if self.agent:
+            qs = qs.filter(agent_id=self.agent)
         if self.since:
             qs = qs.filter(at__gte=self.since)
         if self.until:

@@ -20,6 +20,7 @@ from gateway.choices import Transport
 from gateway.selectors import OUTCOMES, TraceFilter, server_get, servers_of, tool_stats, traces_of
 from orgs.access import OrgActionView, OrgView, found
 from orgs.rbac import INTEGRATIONS
+from orgs.selectors import team_list
 
 CAPABILITY = "admin.tracing"
 
@@ -98,6 +99,8 @@ def trace_filter(params: Any) -> TraceFilter:
         tool=str(params.get("tool", ""))[:200].strip(),
         outcome=str(params.get("outcome", "")),
         run=as_id(params.get("run")),
+        team=as_id(params.get("team")),
+        agent=as_id(params.get("agent")),
         since=parse_instant(params.get("since")) if params.get("since") else None,
         until=parse_instant(params.get("until")) if params.get("until") else None,
     )
@@ -121,5 +124,6 @@ class TracesView(OrgView):
                 "f": request.GET,
                 "outcomes": OUTCOMES,
                 "run": filters.run,
+                "teams": list(team_list(org=self.org)),
             },
         )

@@ -98,3 +98,34 @@ def test_a_database_outage_loses_nothing_and_duplicates_nothing(org, tmp_path):
     assert spool.flush() == 0
     assert ToolTrace.objects.count() == 50 and ToolTracePayload.objects.count() == 100
     spool.close()
+
+
+def test_a_runs_call_carries_its_agent_and_team_for_the_filters(
+    gateway, setup, org, admin, admin_client
+):
+    from orgs.services.service_keys import service_key_create
+    from orgs.services.teams import team_create
+    from workspace.models import Run
+
+    team = team_create(org=org, name="Support", actor=None)
+    run = Run.objects.create(
+        org=org,
+        member=setup["member"],
+        team=team,
+        resource_name="Triage",
+        trigger="api",
+        status="running",
+    )
+    _, service_key = service_key_create(org=org, label="runtime", actor=admin.user)
+    headers = {**_auth(service_key), "X-Governance-Run": str(run.pk)}
+    mcp_call(gateway.url, headers, "call_tool", "jira__echo", {"text": "x"})
+    _wait_for(1)
+    trace = ToolTrace.objects.get()
+    assert (trace.run_id, trace.team_id) == (run.pk, team.pk)
+    assert trace.client.startswith("service_key:")
+    page = admin_client.get(
+        f"/o/{org.slug}/traces/?team={team.pk}&since=2026-01-01T00:00:00Z"
+    ).content.decode()
+    assert "Jira / echo" in page
+    other = admin_client.get(f"/o/{org.slug}/traces/?team=999999").content.decode()
+    assert "Jira / echo" not in other
