@@ -331,7 +331,7 @@ class TokenView(RuntimeAPIView):
             text = service.strip()
             ref = int(text) if text.isdigit() else text
         elif isinstance(service, int) and not isinstance(service, bool):
-            ref = service
+            ref = as_id(service)
         if member_id and run_id and ref is not None:
             found = rows.connection_and_run(self.org, member_id, ref, run_id)
             if found is not None:

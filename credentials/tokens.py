@@ -29,7 +29,7 @@ from credentials.choices import BASE_SCOPES, ConnectionStatus
 from credentials.models import CredentialService, ServiceConnection
 from credentials.revocations import queue_connection
 from orgs.models import Membership
-from workspace.decisions import Question, decide
+from workspace.decisions import Question, decide, decide_many
 
 REFRESH_ACTOR = SystemActor("credential refresh")
 FRESH_FOR = timedelta(seconds=60)  # a token expiring sooner than this is refreshed first
@@ -50,6 +50,17 @@ def may_use(membership: Membership, service: CredentialService) -> tuple[bool, s
         Question(membership.pk, "integration.use", integration=service.integration),
     )
     return decision.allowed, "; ".join(decision.reasons)
+
+
+def integrations_allowed(membership: Membership, integrations: set[str]) -> dict[str, bool]:
+    """`integration.use` for several integrations at once (the decision function's two
+    statements, whatever their number)."""
+    names = sorted(integrations)
+    decisions = decide_many(
+        membership.org,
+        [Question(membership.pk, "integration.use", integration=n) for n in names],
+    )
+    return {n: d.allowed for n, d in zip(names, decisions, strict=True)}
 
 
 def _expiry(token: dict[str, Any]) -> datetime | None:

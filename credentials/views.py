@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
@@ -32,10 +31,16 @@ from credentials.selectors import (
     service_get,
     services_of,
 )
-from credentials.tokens import authorize_finish, authorize_start, disconnect, may_use
+from credentials.tokens import (
+    authorize_finish,
+    authorize_start,
+    disconnect,
+    integrations_allowed,
+)
 from orgs.access import OrgActionView, OrgView, found
 from orgs.models import Membership
 from orgs.rbac import INTEGRATIONS
+from sso.views.finish import base_url
 
 CAPABILITY = "admin.credentials"
 PENDING = "credentials_oauth"  # session: state -> what the callback needs
@@ -44,8 +49,7 @@ MAX_PENDING = 5
 
 
 def redirect_uri(request: HttpRequest) -> str:
-    base = settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-    return base + reverse("credentials_callback")
+    return base_url(request) + reverse("credentials_callback")
 
 
 def _spec(post: Any) -> services.CredentialSpec:
@@ -212,9 +216,11 @@ class MyCredentialsView(OrgView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         mine = connections_of(membership=self.membership)
+        offered = list(services_of(org=self.org))
+        may = integrations_allowed(self.membership, {s.integration for s in offered})
         rows = []
-        for service in services_of(org=self.org):
-            allowed, _ = may_use(self.membership, service)
+        for service in offered:
+            allowed = may[service.integration]
             connection = mine.get(service.pk)
             if not allowed and connection is None:
                 continue

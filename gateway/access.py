@@ -115,11 +115,12 @@ def _allowed(caller: Caller, integration: str) -> tuple[bool, str]:
 def visible_tools(caller: Caller) -> list[dict[str, Any]]:
     """The tools of the organization's enabled servers whose integration the caller's roles
     allow, named <server key>__<tool>."""
+    from credentials.tokens import integrations_allowed
+
     tools = []
-    allowed: dict[str, bool] = {}
-    for server in McpServer.objects.filter(org=caller.org, enabled=True).order_by("name"):
-        if server.integration not in allowed:
-            allowed[server.integration] = _allowed(caller, server.integration)[0]
+    servers = list(McpServer.objects.filter(org=caller.org, enabled=True).order_by("name"))
+    allowed = integrations_allowed(caller.membership, {s.integration for s in servers})
+    for server in servers:
         if not allowed[server.integration]:
             continue
         for tool in server.tools:

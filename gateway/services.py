@@ -64,7 +64,7 @@ def _clean(spec: ServerSpec) -> dict[str, Any]:
         upstream.check_url(url)
         command = ""
     else:
-        upstream._stdio_params(command)  # refused unless the operator allows it
+        upstream.stdio_params(command)  # refused unless the operator allows it
         url = ""
     return {
         "name": name,

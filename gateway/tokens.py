@@ -81,10 +81,18 @@ def mcp_token_revoke(*, token: McpToken, actor: Actor | None) -> McpToken:
 
 
 def member_deactivated(membership: Membership, actor: Actor | None) -> None:
-    """In the deactivation's transaction: the member's gateway tokens are revoked."""
-    McpToken.objects.filter(membership=membership, revoked_at__isnull=True).update(
+    """In the deactivation's transaction: the member's gateway tokens are revoked, audited."""
+    revoked = McpToken.objects.filter(membership=membership, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    if revoked:
+        audit_record(
+            action=AuditAction.MCP_TOKEN_REVOKED,
+            org=membership.org,
+            actor=actor,
+            target=membership,
+            data={"reason": "member deactivated", "tokens": revoked},
+        )
 
 
 def resolve(secret: str) -> McpToken:

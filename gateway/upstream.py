@@ -43,7 +43,7 @@ def stdio_names() -> list[str]:
     return sorted(settings.MCP_STDIO_SERVERS)
 
 
-def _stdio_params(name: str) -> Any:
+def stdio_params(name: str) -> Any:
     from mcp.client.stdio import StdioServerParameters
 
     spec = settings.MCP_STDIO_SERVERS.get(name)
@@ -100,7 +100,7 @@ async def session(server: Any, headers: dict[str, str] | None = None) -> AsyncIt
     from mcp.client.stdio import stdio_client
 
     if server.transport == "stdio":
-        opened = stdio_client(_stdio_params(server.command))
+        opened = stdio_client(stdio_params(server.command))
     else:
         opened = _pinned_http(server.url, headers)
     async with opened as streams:

@@ -300,3 +300,19 @@ def test_deleting_the_service_revokes_its_members_tokens(
     assert assert_audited("credential.service_deleted", org=org).data["connections_revoked"] == 1
     with pytest.raises(okta_client.OktaError):
         okta_client.refresh(connected.service.credential, refresh)
+
+
+def test_the_personal_page_does_not_grow_its_queries_with_the_services(
+    analyst_client, org, credential, admin, django_assert_max_num_queries
+):
+    from credentials.services import ServiceSpec, service_create
+
+    for i, integration in enumerate(["snowflake", "netsuite", "databricks", "jira"] * 3):
+        service_create(
+            credential=credential,
+            actor=admin.user,
+            spec=ServiceSpec(name=f"Service {i}", integration=integration),
+        )
+    with django_assert_max_num_queries(20):
+        page = analyst_client.get(f"/o/{org.slug}/me/credentials/").content.decode()
+    assert page.count('class="authenticate"') == 3  # the Snowflake ones: the role allows those

@@ -60,7 +60,9 @@ def test_an_expired_token_and_an_api_key_are_refused(gateway, setup):
     assert "not bound to this gateway" in _refused(gateway, api_key)
 
 
-def test_deactivation_revokes_the_members_tokens(gateway, setup):
+def test_deactivation_revokes_the_members_tokens(gateway, setup, org):
     membership_deactivate(membership=setup["member"], actor=None)
     assert McpToken.objects.filter(membership=setup["member"], revoked_at__isnull=True).count() == 0
+    receipt = assert_audited("mcp_token.revoked", org=org)
+    assert receipt.data == {"reason": "member deactivated", "tokens": 1}
     assert "revoked" in _refused(gateway, setup["key"])
