@@ -132,6 +132,8 @@ class AuditAction(models.TextChoices):
     MCP_TOOL_ADDED = "mcp_tool.added", "An MCP server exposes a new tool"
     MCP_TOOL_CHANGED = "mcp_tool.changed", "An MCP tool's description or input schema changed"
     MCP_TOOL_REMOVED = "mcp_tool.removed", "An MCP server no longer exposes a tool"
+    MCP_TOOL_RULE_CREATED = "mcp_tool_rule.created", "MCP tool rule added"
+    MCP_TOOL_RULE_DELETED = "mcp_tool_rule.deleted", "MCP tool rule removed"
     MCP_TOKEN_CREATED = "mcp_token.created", "Gateway token minted"
     MCP_TOKEN_REVOKED = "mcp_token.revoked", "Gateway token revoked"
     # Sign-in

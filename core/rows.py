@@ -100,6 +100,22 @@ def _instance(model: type[M], values: Sequence[Any], using: str) -> M:
     return model.from_db(using, [f.attname for f in fields], converted)
 
 
+def instance_of(
+    model: type[M], names: Sequence[str], values: Sequence[Any], using: str = "default"
+) -> M:
+    """A model instance from some of its fields' values, as the ORM builds it for `.only()`:
+    the other fields are deferred (read from the database on first use)."""
+    connection = connections[using]
+    fields = [model._meta.get_field(name) for name in names]
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for conv in (*connection.ops.get_db_converters(col), *field.get_db_converters(connection)):
+            value = conv(value, col, connection)
+        converted.append(value)
+    return model.from_db(using, [f.attname for f in fields], converted)
+
+
 def fetch_with_related(
     model: type[M], related: str, field: str, value: Any, using: str = "default"
 ) -> M | None:
@@ -126,6 +142,92 @@ def fetch_with_related(
     obj = _instance(model, row[:split], using)
     setattr(obj, related, _instance(other, row[split:], using))
     return obj
+
+
+class Joined:
+    """A model and its related rows along foreign-key paths (a path's parent comes before it,
+    e.g. "member", "member__user"), as one written-out SELECT: `select` (the columns),
+    `source` (FROM and LEFT JOINs), `alias(path)` for a caller adding columns or joins of its
+    own, and `build(row)` for the instances (a missing related row, a null foreign key, is
+    None) and what is left of the row."""
+
+    def __init__(self, model: type[models.Model], paths: Sequence[str], using: str) -> None:
+        qn = connections[using].ops.quote_name
+        self.model, self.paths, self.using = model, tuple(paths), using
+        models_: dict[str, type[models.Model]] = {"": model}
+        self.aliases = {"": "t"}
+        selects = [_select_list(model, "t", using)]
+        joins = []
+        self.parts: list[tuple[str, str, type[models.Model], int]] = []
+        for i, path in enumerate(self.paths):
+            parent_path, _, name = path.rpartition("__")
+            fk = models_[parent_path]._meta.get_field(name)
+            other = fk.related_model
+            alias = f"r{i}"
+            models_[path], self.aliases[path] = other, alias
+            selects.append(_select_list(other, alias, using))
+            joins.append(
+                f"LEFT JOIN {qn(other._meta.db_table)} {alias} "
+                f"ON {alias}.{qn(other._meta.pk.column)} = "
+                f"{self.aliases[parent_path]}.{qn(fk.column)}"
+            )
+            self.parts.append((parent_path, name, other, len(other._meta.concrete_fields)))
+        self.select = ", ".join(selects)
+        self.source = f"FROM {qn(model._meta.db_table)} t {' '.join(joins)}"
+
+    def alias(self, path: str) -> str:
+        return self.aliases[path]
+
+    def column(self, path: str, field: str) -> str:
+        model = self.model if not path else None
+        if model is None:
+            for p, (_, _, other, _) in zip(self.paths, self.parts, strict=True):
+                if p == path:
+                    model = other
+        assert model is not None
+        qn = connections[self.using].ops.quote_name
+        return f"{self.aliases[path]}.{qn(model._meta.get_field(field).column)}"
+
+    def build(self, row: Sequence[Any]) -> tuple[Any, Sequence[Any]]:
+        at = len(self.model._meta.concrete_fields)
+        objects: dict[str, Any] = {"": _instance(self.model, row[:at], self.using)}
+        for path, (parent_path, name, other, width) in zip(self.paths, self.parts, strict=True):
+            values = row[at : at + width]
+            at += width
+            parent = objects.get(parent_path)
+            found = _instance(other, values, self.using) if values[0] is not None else None
+            objects[path] = found
+            if parent is not None:
+                setattr(parent, name, found)
+        return objects[""], row[at:]
+
+
+_JOINED: dict[tuple, tuple[Joined, str]] = {}
+
+
+def joined(model: type[models.Model], paths: Sequence[str], using: str = "default") -> Joined:
+    key = (model, tuple(paths), using, "")
+    if key not in _JOINED:
+        _JOINED[key] = (Joined(model, paths, using), "")
+    return _JOINED[key][0]
+
+
+def fetch_joined(
+    model: type[M], paths: Sequence[str], field: str, value: Any, using: str = "default"
+) -> M | None:
+    """`model.objects.select_related(*paths).filter(field=value).first()` as one written-out
+    read (`field` is unique; see Joined)."""
+    key = (model, tuple(paths), using, field)
+    if key not in _JOINED:
+        shape = joined(model, paths, using)
+        # Names come from the models and are quoted; the value is a parameter.
+        sql = f"SELECT {shape.select} {shape.source} WHERE {shape.column('', field)} = %s"
+        _JOINED[key] = (shape, sql)
+    shape, sql = _JOINED[key]
+    with cursor(using) as cur:
+        cur.execute(sql, [value])
+        row = cur.fetchone()
+    return shape.build(row)[0] if row is not None else None
 
 
 def fetch_by_lower(model: type[M], field: str, value: str, using: str = "default") -> M | None:

@@ -11,7 +11,7 @@ Both are checked on every request, so a deactivated member is refused at their n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -20,10 +20,11 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.exceptions import ServiceError
 from core.input import as_id
+from gateway import policy
+from gateway import rows as gateway_rows
 from gateway.models import McpServer
 from orgs.models import Membership
 from workspace.choices import RunStatus
-from workspace.decisions import Question, decide
 from workspace.models import Run
 
 SEPARATOR = "__"  # a tool's name at the gateway: <server key>__<tool>
@@ -35,10 +36,26 @@ class Caller:
     run: Run | None
     via: str  # "gateway_token" or "service_key"
     key: Any  # the McpToken or ServiceKey
+    # The member's custom roles, read with the token or the run: role id -> (name, permissions).
+    roles: dict[int, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def org(self) -> Any:
         return self.membership.org
+
+    def grants(self) -> policy.Grants:
+        m = self.membership
+        return policy.Grants.of(
+            member_id=m.pk,
+            user_id=m.user_id,
+            role=m.role,
+            active=m.is_active,
+            roles={i: perms for i, (_, perms) in self.roles.items()},
+            label=m.user.email,
+        )
+
+    def role_names(self) -> dict[int, str]:
+        return {i: name for i, (name, _) in self.roles.items()}
 
 
 class Refused(Exception):
@@ -62,20 +79,20 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 raise Refused("Unknown or revoked service key.")
             key = found[1]
             run_id = as_id(run_header)
-            run = (
-                Run.objects.select_related("member__user", "member__org")
-                .filter(org=key.org, pk=run_id)
-                .first()
+            run, roles = (
+                gateway_rows.with_grants(
+                    Run, ("member", "member__user", "member__org"), "member", "id", run_id
+                )
                 if run_id
-                else None
+                else (None, {})
             )
-            if run is None or run.member is None:
+            if run is None or run.org_id != key.org_id or run.member is None:
                 raise Refused("A service key needs X-Governance-Run: the id of the run it serves.")
             if run.status != RunStatus.RUNNING:
                 raise Refused(f"Run {run.pk} is {run.status}; only a run in progress may call.")
             if not run.member.is_active:
                 raise Refused(f"{run.member.user.email} is deactivated.")
-            return Caller(run.member, run, "service_key", key)
+            return Caller(run.member, run, "service_key", key, roles)
         if token.startswith("gmt_"):
             from gateway.tokens import resolve
 
@@ -85,7 +102,7 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 raise Refused(str(exc)) from exc
             if not minted.membership.is_active:
                 raise Refused("The token's member is deactivated.")
-            return Caller(minted.membership, None, "gateway_token", minted)
+            return Caller(minted.membership, None, "gateway_token", minted, minted.roles_held)
     except Refused:
         raise
     except ServiceError as exc:
@@ -105,25 +122,29 @@ def server_key(server: McpServer) -> str:
     return cleaned or f"server-{server.pk}"
 
 
-def _allowed(caller: Caller, integration: str) -> tuple[bool, str]:
-    decision = decide(
-        caller.org, Question(caller.membership.pk, "integration.use", integration=integration)
+def _plan(caller: Caller, server: McpServer, tool: str, grants: policy.Grants) -> Any:
+    rules, names = gateway_rows.rules(caller.membership.org_id) if server.ruled else ([], {})
+    return policy.plan(
+        grants,
+        server_id=server.pk,
+        server_name=server.name,
+        integration=server.integration,
+        tool=tool,
+        rules=rules,
+        role_names={**names, **caller.role_names()},
     )
-    return decision.allowed, "; ".join(decision.reasons)
 
 
 def visible_tools(caller: Caller) -> list[dict[str, Any]]:
-    """The tools of the organization's enabled servers whose integration the caller's roles
-    allow, named <server key>__<tool>."""
-    from credentials.tokens import integrations_allowed
-
+    """The tools of the organization's enabled servers that the planner lets the caller call
+    (the integration allowed by their roles, no tool rule against them), named
+    <server key>__<tool>."""
     tools = []
-    servers = list(McpServer.objects.filter(org=caller.org, enabled=True).order_by("name"))
-    allowed = integrations_allowed(caller.membership, {s.integration for s in servers})
-    for server in servers:
-        if not allowed[server.integration]:
-            continue
+    grants = caller.grants()
+    for server in gateway_rows.servers(caller.membership.org_id, caller.membership.pk):
         for tool in server.tools:
+            if not _plan(caller, server, tool["name"], grants).allowed:
+                continue
             tools.append(
                 {
                     "name": f"{server_key(server)}{SEPARATOR}{tool['name']}",
@@ -144,7 +165,7 @@ def route(caller: Caller, name: str) -> Route | None:
     prefix, _, tool = name.partition(SEPARATOR)
     if not tool:
         return None
-    for server in McpServer.objects.filter(org=caller.org, enabled=True):
+    for server in gateway_rows.servers(caller.membership.org_id, caller.membership.pk):
         if server_key(server) == prefix:
             return Route(server, tool)
     return None
@@ -157,10 +178,15 @@ def decide_call(caller: Caller, found: Route | None, name: str) -> str:
     elif not any(t["name"] == found.tool for t in found.server.tools):
         reason = f"{found.server.name} lists no tool {found.tool!r}."
     else:
-        ok, why = _allowed(caller, found.server.integration)
-        if ok:
+        decision = _plan(caller, found.server, found.tool, caller.grants())
+        if decision.allowed:
             return ""
-        reason = f"{caller.membership.user.email} may not use {found.server.integration}: {why}."
+        why = "; ".join(decision.reasons)
+        who = caller.membership.user.email
+        if decision.reasons and decision.reasons[-1].startswith("integration "):
+            reason = f"{who} may not use {found.server.integration}: {why}."
+        else:
+            reason = f"{who} may not call {name}: {why}."
     with transaction.atomic():
         audit_record(
             action=AuditAction.ACCESS_DENIED,
@@ -180,20 +206,38 @@ def decide_call(caller: Caller, found: Route | None, name: str) -> str:
     return reason
 
 
+def prepare_call(caller: Caller, name: str) -> tuple[Route | None, str, dict[str, str]]:
+    """What a tools/call needs from the database, in one worker-thread trip: the route, the
+    refusal's reason ("" when allowed; audited) and the upstream's credential headers."""
+    found = route(caller, name)
+    reason = decide_call(caller, found, name)
+    if reason or found is None:
+        return found, reason, {}
+    return found, "", upstream_headers(caller, found.server)
+
+
+def admit(
+    authorization: str, run_header: str, tool: str | None
+) -> tuple[Caller, tuple[Route | None, str, dict[str, str]] | None]:
+    """The caller, and for a tools/call what prepare_call says: one worker-thread trip."""
+    caller = authenticate(authorization, run_header)
+    return caller, (prepare_call(caller, tool) if tool is not None else None)
+
+
 def upstream_headers(caller: Caller, server: McpServer) -> dict[str, str]:
     """The member's own credential for the upstream (their Okta OAuth token for a service of
     the server's integration), never the client's token."""
     from credentials.models import ServiceConnection
     from credentials.tokens import NeedsConsent, fresh_token
 
+    if not getattr(server, "connected", True):
+        return {}
+    found = gateway_rows.connected(caller.membership.pk, server.integration)
+    if found is None:
+        return {}
     connection = (
-        ServiceConnection.objects.filter(
-            membership=caller.membership,
-            service__integration=server.integration,
-            status="connected",
-        )
-        .select_related("service__credential", "membership__user", "org")
-        .order_by("id")
+        ServiceConnection.objects.select_related("service__credential", "membership__user", "org")
+        .filter(pk=found)
         .first()
     )
     if connection is None:

@@ -126,3 +126,28 @@ class McpToken(models.Model):
             str(self.pk),
             f"gateway token {self.prefix} of {self.membership.user.email}",
         )
+
+
+class ToolRule(models.Model):
+    """A rule on one tool of one server ("*": every tool of it), on top of the integration's
+    permission: with no role it blocks the tool for everyone; with a custom role it reserves
+    the tool to the members holding that role (and RBAC admins). gateway.policy.plan decides
+    with it, for live calls and for the policy preview alike."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    server = models.ForeignKey(McpServer, on_delete=models.CASCADE, related_name="rules")
+    tool = models.CharField(max_length=200)  # a tool's name at its server, or "*"
+    role = models.ForeignKey(
+        "orgs.CustomRole", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "server"], name="toolrule_org_server")]
+
+    def __str__(self) -> str:
+        return f"{self.tool} of {self.server_id}: " + (
+            f"reserved to role {self.role_id}" if self.role_id else "blocked"
+        )

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import access, traces, upstream
+from gateway import access, pool, traces, upstream
 
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
@@ -67,23 +67,27 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _call_handler(spool: traces.Spool) -> Any:
+def _call_handler(spool: traces.Spool, sessions: pool.Pool) -> Any:
     async def call_tool(ctx: Any, params: Any) -> mcp_types.CallToolResult:
         caller = ctx.request.state.caller
         name = params.name
         arguments = params.arguments or {}
         started = time.perf_counter()
-        found = await _db(access.route, caller, name)
-        reason = await _db(access.decide_call, caller, found, name)
+        found, reason, headers = None, "", {}
         outcome, error, result = "ok", "", None
         try:
+            # One trip to the database: the route, the decision (a refusal audited) and the
+            # member's credential for the upstream.
+            asked, prepared = ctx.request.state.prepared
+            if asked == name and prepared is not None:
+                found, reason, headers = prepared
+            else:
+                found, reason, headers = await _db(access.prepare_call, caller, name)
             if reason:
                 outcome, error = "denied", reason
                 raise MCPError(FORBIDDEN, reason)
-            headers = await _db(access.upstream_headers, caller, found.server)
             try:
-                async with upstream.session(found.server, headers) as client:
-                    result = await client.call_tool(found.tool, arguments)
+                result = await sessions.call(found.server, headers, found.tool, arguments)
             except MCPError as exc:
                 outcome, error = "error", str(exc)
                 raise
@@ -152,6 +156,83 @@ def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+MAX_BODY = 4 * 1024 * 1024  # bytes of one JSON-RPC message from a client
+
+
+async def _body(receive: Any) -> bytes | None:
+    """The request's body (None when it is over MAX_BODY)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """The body again for the SDK's transport, then the connection's own messages."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+def _called_tool(body: bytes) -> str | None:
+    """The tool a tools/call request names, so that the caller's authentication and the call's
+    decision share one trip to the database (None for anything else: the SDK judges it)."""
+    if b"tools/call" not in body:
+        return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    params = message.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {
+                "code": -32600,
+                "message": f"The request is over {MAX_BODY} bytes; send smaller arguments.",
+            },
+        },
+        status_code=413,
+    )
+
+
+def _closing_on_shutdown(receive: Any, sessions: pool.Pool) -> Any:
+    """The server's lifespan messages, the upstream sessions closed (stdio processes ended)
+    when the server shuts down."""
+
+    async def wrapped() -> dict:
+        message = await receive()
+        if message.get("type") == "lifespan.shutdown":
+            await sessions.close()
+        return message
+
+    return wrapped
+
+
 def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
     """The ASGI app, with its trace spool and the thread that writes the spool to the database
     (`app.flusher`; stopped with `app.flusher.stop()`)."""
@@ -160,8 +241,11 @@ def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
 
     spool = traces.Spool(spool_dir)
     flusher = traces.Flusher(spool, flush_interval).start()
+    sessions = pool.Pool()
     server = Server(
-        "governance-gateway", on_list_tools=_list_tools, on_call_tool=_call_handler(spool)
+        "governance-gateway",
+        on_list_tools=_list_tools,
+        on_call_tool=_call_handler(spool, sessions),
     )
     hosts = list(settings.MCP_GATEWAY_HOSTS)  # Host headers accepted (DNS rebinding)
     inner = server.streamable_http_app(
@@ -180,18 +264,32 @@ def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/mcp"):
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
+            body = b""
+            if scope.get("method") == "POST":
+                body = await _body(receive)
+                if body is None:
+                    await _too_large()(scope, receive, send)
+                    return
+                receive = _replay(body, receive)
+            tool = _called_tool(body)
             try:
-                caller = await _db(
-                    access.authenticate,
+                caller, prepared = await _db(
+                    access.admit,
                     headers.get("authorization", ""),
                     headers.get("x-governance-run", ""),
+                    tool,
                 )
             except access.Refused as exc:
                 await _unauthorized(str(exc))(scope, receive, send)
                 return
-            scope.setdefault("state", {})["caller"] = caller
+            state = scope.setdefault("state", {})
+            state["caller"] = caller
+            state["prepared"] = (tool, prepared)
+        elif scope["type"] == "lifespan":
+            receive = _closing_on_shutdown(receive, sessions)
         await inner(scope, receive, send)
 
     app.spool = spool  # type: ignore[attr-defined]
+    app.sessions = sessions  # type: ignore[attr-defined]
     app.flusher = flusher  # type: ignore[attr-defined]
     return app

@@ -95,17 +95,26 @@ def member_deactivated(membership: Membership, actor: Actor | None) -> None:
         )
 
 
+def _with_roles(prefix: str) -> McpToken | None:
+    """The token by its prefix, its member, user and organization, and the member's custom
+    roles (`roles_held`: role id -> (name, permissions)), in one statement."""
+    from gateway.rows import with_grants
+
+    found, roles = with_grants(
+        McpToken,
+        ("membership", "membership__user", "membership__org"),
+        "membership",
+        "prefix",
+        prefix,
+    )
+    if found is not None:
+        found.roles_held = roles
+    return found
+
+
 def resolve(secret: str) -> McpToken:
     """The live token for this secret, for this gateway's audience; ValueError saying why not."""
-    found = tokens.lookup(
-        lambda prefix: (
-            McpToken.objects.select_related("membership__user", "membership__org")
-            .filter(prefix=prefix)
-            .first()
-        ),
-        PREFIX,
-        secret,
-    )
+    found = tokens.lookup(_with_roles, PREFIX, secret)
     if found is None or found.revoked_at is not None:
         raise ValueError("Unknown or revoked gateway token.")
     if found.expires_at <= timezone.now():

@@ -62,12 +62,12 @@ def stdio_params(name: str) -> Any:
     )
 
 
-@asynccontextmanager
-async def _pinned_http(url: str, headers: dict[str, str] | None) -> AsyncIterator[tuple[Any, Any]]:
-    """The SDK's Streamable HTTP client on an httpx client that connects to the checked
-    address only (the Host header and TLS server name stay the URL's host)."""
+def _pinned_client(url: str, headers: dict[str, str] | None, lost: Any = None) -> tuple[Any, str]:
+    """An httpx client that connects to the address the SSRF guard checked only (the Host
+    header and TLS server name stay the URL's host), and the URL to post to. `lost()` is
+    called when the server answers 404 to a request carrying the session id: it no longer
+    knows the session (the MCP spec: the client starts a new one)."""
     import httpx2
-    from mcp.client.streamable_http import streamable_http_client
 
     addresses = check_url(url)
     parts = urlsplit(url)
@@ -82,27 +82,221 @@ async def _pinned_http(url: str, headers: dict[str, str] | None) -> AsyncIterato
         request.headers["Host"] = parts.netloc
         request.extensions["sni_hostname"] = host
 
+    async def watch_the_session(response: Any) -> None:
+        if lost and response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            lost()
+
     client = httpx2.AsyncClient(
         headers=headers or {},
-        event_hooks={"request": [name_the_host]},
+        event_hooks={"request": [name_the_host], "response": [watch_the_session]},
         trust_env=False,
         follow_redirects=False,
         timeout=TIMEOUT,
     )
+    return client, pinned
+
+
+@asynccontextmanager
+async def _pinned_http(
+    url: str, headers: dict[str, str] | None, lost: Any = None
+) -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's Streamable HTTP client on the pinned httpx client."""
+    from mcp.client.streamable_http import streamable_http_client
+
+    client, pinned = _pinned_client(url, headers, lost)
     async with client, streamable_http_client(pinned, http_client=client) as streams:
         yield streams[0], streams[1]
 
 
+class HttpSession:
+    """The gateway's own Streamable HTTP client for calls, on aiohttp. The SDK's client (httpx)
+    opens a task and memory streams per request and drops the connection after every
+    event-stream answer: measured 3.4 ms a call against 1.1 ms for the same exchange on a kept
+    connection; httpx alone spent about 1 ms of CPU per request where aiohttp spends 0.28 ms.
+    One initialized session (initialize, then notifications/initialized), then one POST per
+    request on kept connections, pinned to the address the SSRF guard checked (the Host header
+    and TLS server name stay the URL's host); the answer is read as JSON or from the event
+    stream, to its end so the connection is kept. A request the upstream sends back during a
+    call (sampling, elicitation, roots) is answered "method not found": the gateway does not
+    hand its clients' capabilities to upstreams; `ping` is answered. A 404 to the session's id
+    calls `lost()` (the MCP spec: the client starts a new session). Results are validated with
+    the SDK's types."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None, lost: Any = None) -> None:
+        addresses = check_url(url)
+        parts = urlsplit(url)
+        address = outbound.pick(addresses)
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc += f":{parts.port}"
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        self.host = parts.hostname or ""
+        self.tls = parts.scheme == "https"
+        self.base = {**(headers or {}), "Host": parts.netloc}
+        self.lost = lost
+        self.http: Any = None
+        self.session_id: str | None = None
+        self.version: str | None = None
+        self.ids = 0
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            **self.base,
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        }
+        if self.session_id:
+            headers["Mcp-Session-Id"] = self.session_id
+        if self.version:
+            headers["MCP-Protocol-Version"] = self.version
+        return headers
+
+    def _post(self, message: dict[str, Any] | None, method: str = "POST") -> Any:
+        return self.http.request(
+            method,
+            self.url,
+            data=json.dumps(message) if message is not None else None,
+            headers=self._headers(),
+            allow_redirects=False,
+            server_hostname=self.host if self.tls else None,
+        )
+
+    async def open(self) -> HttpSession:
+        import aiohttp
+        from mcp import types as mcp_types
+
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+            trust_env=False,
+            connector=aiohttp.TCPConnector(limit=64),
+        )
+        result = await self.request(
+            "initialize",
+            {
+                "protocolVersion": mcp_types.LATEST_PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "governance-gateway", "version": "1"},
+            },
+        )
+        self.version = str(result.get("protocolVersion") or mcp_types.LATEST_PROTOCOL_VERSION)
+        await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        """A notification or a reply of ours (the upstream answers 202, no body)."""
+        async with self._post(message) as response:
+            await response.read()
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        """A request from the upstream in the middle of a call."""
+        if message.get("method") == "ping":
+            reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
+        else:
+            reply = {
+                "jsonrpc": "2.0",
+                "id": message["id"],
+                "error": {
+                    "code": -32601,
+                    "message": f"The governance gateway does not pass {message.get('method')} "
+                    "on to its clients.",
+                },
+            }
+        await self._send(reply)
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The result of a JSON-RPC request (MCPError for the upstream's error)."""
+        from mcp import MCPError
+
+        self.ids += 1
+        ident = self.ids
+        body = {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
+        answer: Any = None
+        async with self._post(body) as response:
+            if method == "initialize" and response.headers.get("mcp-session-id"):
+                self.session_id = response.headers["mcp-session-id"]
+            if response.status == 404 and self.session_id and self.lost:
+                self.lost()
+            kind = response.headers.get("content-type", "").lower()
+            if kind.startswith("text/event-stream"):
+                async for message in _events(response.content):
+                    if message.get("id") == ident and ("result" in message or "error" in message):
+                        answer = message  # read on to the stream's end: the connection stays
+                    elif "method" in message and "id" in message:
+                        await self._answer(message)
+            elif kind.startswith("application/json"):
+                answer = _message((await response.read()).decode("utf-8", "replace"))
+            if answer is None:
+                status = response.status
+                if status == 404 and self.session_id:
+                    raise MCPError(-32600, "Session terminated")
+                raise MCPError(-32603, f"The MCP server answered HTTP {status} without a result.")
+        if "error" in answer:
+            error = answer["error"] if isinstance(answer["error"], dict) else {}
+            raise MCPError(
+                int(error.get("code", -32603)),
+                str(error.get("message", "error")),
+                error.get("data"),
+            )
+        result = answer.get("result")
+        return result if isinstance(result, dict) else {}
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        from mcp import types as mcp_types
+
+        result = await self.request("tools/call", {"name": name, "arguments": arguments})
+        return mcp_types.CallToolResult.model_validate(result)
+
+    async def close(self) -> None:
+        if self.http is None:
+            return
+        try:
+            if self.session_id:
+                with anyio.move_on_after(2):
+                    async with self._post(None, "DELETE") as response:
+                        await response.read()
+        except Exception:  # noqa: S110 (the session ends either way)
+            pass
+        await self.http.close()
+
+
+async def _events(lines: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON-RPC messages of an event stream (each event's data lines joined)."""
+    data: list[str] = []
+    async for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+        elif not line.strip() and data:
+            message = _message("\n".join(data))
+            data = []
+            if message is not None:
+                yield message
+    if data:
+        message = _message("\n".join(data))
+        if message is not None:
+            yield message
+
+
+def _message(text: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
 @asynccontextmanager
-async def session(server: Any, headers: dict[str, str] | None = None) -> AsyncIterator[Any]:
-    """An initialized MCP ClientSession to the server."""
+async def session(
+    server: Any, headers: dict[str, str] | None = None, lost: Any = None
+) -> AsyncIterator[Any]:
+    """An initialized MCP ClientSession to the server (`lost`: see _pinned_http)."""
     from mcp.client.session import ClientSession
     from mcp.client.stdio import stdio_client
 
     if server.transport == "stdio":
         opened = stdio_client(stdio_params(server.command))
     else:
-        opened = _pinned_http(server.url, headers)
+        opened = _pinned_http(server.url, headers, lost)
     async with opened as streams:
         read, write = streams[0], streams[1]
         async with ClientSession(read, write, read_timeout_seconds=TIMEOUT) as client:

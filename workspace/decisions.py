@@ -263,6 +263,18 @@ def decide(org: Organization, question: Question) -> Decision:
     return decide_many(org, [question])[0]
 
 
+def grants(member_id: int, user_id: int, role: str, active: bool, permissions: set[str]) -> _Member:
+    """A member as the decision function sees them, from grants read elsewhere (the MCP
+    gateway reads them with the caller's token) or proposed (the gateway's policy preview)."""
+    return _Member(member_id, user_id, role, active, {p for p in permissions if p in CATALOG_CODES})
+
+
+def decide_with(member: _Member, question: Question) -> Decision:
+    """The decision function on a member given as grants(): an organization-wide action (an
+    integration's use), so no object is read."""
+    return _decide(question, {member.id: member}, {})
+
+
 def visible_q(membership: Membership, kind: str) -> Q:
     """The objects of a kind the member may at least view, as a filter (lists and pickers)."""
     if membership.is_active and membership.role == RbacRole.ADMIN:

@@ -16,8 +16,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8100)
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        import sys
+
         import uvicorn
+
+        sys.setswitchinterval(0.001)
 
         from gateway.server import build_app
 
-        uvicorn.run(build_app(), host=opts["host"], port=opts["port"], log_level="warning")
+        uvicorn.run(
+            build_app(),
+            host=opts["host"],
+            port=opts["port"],
+            log_level="warning",
+            loop="uvloop",
+            http="httptools",
+        )
