@@ -44,7 +44,9 @@ def test_a_stopped_upstream_fails_the_call_with_the_reason_then_recovers(gateway
     setup["upstream"].start()
     assert _echo(gateway, setup["key"], "three") == "three"
     gateway.app.spool.flush()
-    outcomes = list(ToolTrace.objects.filter(org=org).order_by("at").values_list("outcome", "error"))
+    outcomes = list(
+        ToolTrace.objects.filter(org=org).order_by("at").values_list("outcome", "error")
+    )
     assert [o for o, _ in outcomes] == ["ok", "error", "ok"]
     assert "Jira failed" in outcomes[1][1]
 
