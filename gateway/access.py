@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from audit.choices import AuditAction
 from audit.services import audit_record
@@ -103,7 +103,7 @@ def authenticate(authorization: str, run_header: str) -> Caller:
             if not minted.membership.is_active:
                 raise Refused("The token's member is deactivated.")
             return Caller(minted.membership, None, "gateway_token", minted, minted.roles_held)
-    except Refused:
+    except (Refused, DatabaseError):
         raise
     except ServiceError as exc:
         raise Refused(exc.message) from exc

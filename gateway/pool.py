@@ -54,7 +54,8 @@ class _Entry:
     used: float = field(default_factory=time.monotonic)
     calls: int = 0
     lost: bool = False  # the upstream answered 404 to the session's id
-    in_flight: set = field(default_factory=set)  # the cancel scopes of the calls on it
+    in_flight: set = field(default_factory=set)  # the tasks of the calls on it
+    killed: set = field(default_factory=set)  # the calls its death cancelled
 
     @property
     def alive(self) -> bool:
@@ -116,8 +117,9 @@ class Pool:
             entry.ready.set()
             if self.entries.get(entry.key) is entry:
                 del self.entries[entry.key]
-            for scope in list(entry.in_flight):
-                scope.cancel()
+            for task in list(entry.in_flight):
+                entry.killed.add(task)
+                task.cancel()
 
     def _evict(self) -> None:
         now = time.monotonic()
@@ -144,20 +146,25 @@ class Pool:
             entry.task = asyncio.get_running_loop().create_task(
                 self._hold(entry, server, headers), name=f"mcp-upstream-{server.pk}"
             )
-        with anyio.fail_after(upstream.TIMEOUT):
-            await entry.ready.wait()
+        if not entry.ready.is_set():
+            async with asyncio.timeout(upstream.TIMEOUT):
+                await entry.ready.wait()
         if entry.error is not None:
             raise Broken(upstream._describe(entry.error), resend=_connect_failure(entry.error))
         entry.used = time.monotonic()
         return entry
 
     async def _call_once(self, entry: _Entry, tool: str, arguments: dict[str, Any]) -> Any:
-        scope = anyio.CancelScope()
-        entry.in_flight.add(scope)
+        task = asyncio.current_task()
+        entry.in_flight.add(task)
         entry.calls += 1
         try:
-            with scope, anyio.fail_after(upstream.TIMEOUT):
+            async with asyncio.timeout(upstream.TIMEOUT):
                 return await entry.client.call_tool(tool, arguments)
+        except asyncio.CancelledError:
+            if task not in entry.killed:  # not the session's death: the caller's own cancel
+                raise
+            task.uncancel()
         except MCPError as exc:
             if entry.lost:  # the upstream did not know the session: it ran nothing
                 self._close(entry)
@@ -167,13 +174,13 @@ class Pool:
         except (OSError, TimeoutError) as exc:
             self._close(entry)
             raise Broken(upstream._describe(exc), resend=_connect_failure(exc)) from exc
-        except Exception as exc:  # the HTTP client's errors (httpx2.TransportError, …)
+        except Exception as exc:  # the HTTP client's errors (aiohttp.ClientError, …)
             if not type(exc).__module__.startswith(("httpx", "httpcore", "aiohttp")):
                 raise
             self._close(entry)
             raise Broken(upstream._describe(exc), resend=_connect_failure(exc)) from exc
         finally:
-            entry.in_flight.discard(scope)
+            entry.in_flight.discard(task)
             entry.used = time.monotonic()
         # Here when the session died under the call: the transport closed, or the session's
         # task cancelled the call. Its task's error says why.

@@ -13,11 +13,12 @@ low-level server. Per request:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from anyio import to_thread
 from django.conf import settings
 from django.utils import timezone
 from mcp import MCPError
@@ -31,19 +32,33 @@ from gateway import access, pool, traces, upstream
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
 
+_WORKERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-db")
+
+
 def _db(fn: Any, *args: Any) -> Any:
-    """An ORM call from the event loop: in a worker thread, its connection closed after."""
+    """An ORM call from the event loop: in one of the gateway's worker threads (each keeps its
+    database connection for CONN_MAX_AGE; one that aged is closed first, one the server ended
+    is replaced)."""
 
     def run() -> Any:
-        from django.db import close_old_connections
+        from django.db import close_old_connections, connection
+        from django.db.utils import InterfaceError, OperationalError
 
         close_old_connections()
         try:
             return fn(*args)
+        except (InterfaceError, OperationalError):
+            # A kept connection the server ended (a restart, a failover, an idle timeout)
+            # fails at its first statement, before anything was written: once more on a new
+            # connection.
+            if connection.connection is None or connection.is_usable():
+                raise
+            connection.close()
+            return fn(*args)
         finally:
             close_old_connections()
 
-    return to_thread.run_sync(run)
+    return asyncio.get_running_loop().run_in_executor(_WORKERS, run)
 
 
 def resource_url() -> str:
