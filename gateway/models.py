@@ -68,6 +68,9 @@ class ToolTrace(models.Model):
     outcome = models.CharField(max_length=16)  # ok, error, denied
     error = models.CharField(max_length=1000, blank=True)
     latency_ms = models.FloatField(default=0)
+    # Decided from the gateway's last database read while the database was unreachable
+    # (gateway.outage): a refusal then was not audited.
+    offline = models.BooleanField(default=False)
     arguments_size = models.PositiveIntegerField(default=0)
     result_size = models.PositiveIntegerField(default=0)
     at = models.DateTimeField()

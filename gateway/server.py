@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from mcp import MCPError
 from mcp import types as mcp_types
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import access, pool, traces, upstream
+from gateway import access, outage, pool, traces, upstream
 
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
@@ -65,9 +66,29 @@ def resource_url() -> str:
     return settings.MCP_GATEWAY_URL.rstrip("/") + "/mcp"
 
 
-async def _list_tools(ctx: Any, params: Any) -> mcp_types.ListToolsResult:
-    caller = ctx.request.state.caller
-    tools = await _db(access.visible_tools, caller)
+def _list_handler(memory: outage.LastKnown) -> Any:
+    async def list_tools(ctx: Any, params: Any) -> mcp_types.ListToolsResult:
+        state = ctx.request.state
+        digest = state.credential + "\0tools/list"
+        try:
+            tools = await _db(access.visible_tools, state.caller)
+            memory.remember(digest, tools)
+        except DatabaseError as exc:
+            tools = memory.recall(digest)
+            if tools is None:
+                raise MCPError(-32603, UNREACHABLE) from exc
+        return _tools_result(tools)
+
+    return list_tools
+
+
+UNREACHABLE = (
+    "The gateway cannot reach its database and holds no recent answer for this token; "
+    "try again when the database is back."
+)
+
+
+def _tools_result(tools: list[dict[str, Any]]) -> mcp_types.ListToolsResult:
     return mcp_types.ListToolsResult(
         tools=[
             mcp_types.Tool(
@@ -133,6 +154,7 @@ def _call_handler(spool: traces.Spool, sessions: pool.Pool) -> Any:
                     outcome=outcome,
                     error=error[:1000],
                     latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                    offline=bool(getattr(ctx.request.state, "offline", False)),
                     arguments=_text(arguments),
                     result=_text(result.model_dump(mode="json")) if result is not None else None,
                     at=timezone.now().isoformat(),
@@ -221,6 +243,14 @@ def _called_tool(body: bytes) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": UNREACHABLE}},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def _too_large() -> JSONResponse:
     return JSONResponse(
         {
@@ -248,18 +278,23 @@ def _closing_on_shutdown(receive: Any, sessions: pool.Pool) -> Any:
     return wrapped
 
 
-def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
+def build_app(
+    spool_dir: str | None = None, flush_interval: float = 1.0, writer: str = "thread"
+) -> Any:
     """The ASGI app, with its trace spool and the thread that writes the spool to the database
     (`app.flusher`; stopped with `app.flusher.stop()`)."""
     from mcp.server.lowlevel import Server
     from mcp.server.transport_security import TransportSecuritySettings
 
+    memory = outage.LastKnown()
     spool = traces.Spool(spool_dir)
-    flusher = traces.Flusher(spool, flush_interval).start()
+    # writer="process": this process only rotates its spool file; `manage.py mcp_trace_writer`
+    # (started by `manage.py mcp_gateway`) writes the segments to the database.
+    flusher = traces.Flusher(spool, flush_interval, write=writer == "thread").start()
     sessions = pool.Pool()
     server = Server(
         "governance-gateway",
-        on_list_tools=_list_tools,
+        on_list_tools=_list_handler(memory),
         on_call_tool=_call_handler(spool, sessions),
     )
     hosts = list(settings.MCP_GATEWAY_HOSTS)  # Host headers accepted (DNS rebinding)
@@ -287,19 +322,26 @@ def build_app(spool_dir: str | None = None, flush_interval: float = 1.0) -> Any:
                     return
                 receive = _replay(body, receive)
             tool = _called_tool(body)
+            authorization = headers.get("authorization", "")
+            run = headers.get("x-governance-run", "")
+            credential = outage.key(authorization, run)
+            digest = outage.key(authorization, run, tool or "")
+            offline = False
             try:
-                caller, prepared = await _db(
-                    access.admit,
-                    headers.get("authorization", ""),
-                    headers.get("x-governance-run", ""),
-                    tool,
-                )
+                caller, prepared = await _db(access.admit, authorization, run, tool)
+                memory.remember(digest, (caller, prepared))
             except access.Refused as exc:
                 await _unauthorized(str(exc))(scope, receive, send)
                 return
+            except DatabaseError:
+                known = memory.recall(digest)
+                if known is None:
+                    await _unavailable()(scope, receive, send)
+                    return
+                (caller, prepared), offline = known, True
             state = scope.setdefault("state", {})
-            state["caller"] = caller
-            state["prepared"] = (tool, prepared)
+            state.update(caller=caller, prepared=(tool, prepared))
+            state.update(credential=credential, offline=offline)
         elif scope["type"] == "lifespan":
             receive = _closing_on_shutdown(receive, sessions)
         await inner(scope, receive, send)

@@ -1,12 +1,17 @@
 """Traces of the gateway's tool calls, spooled so that a call never waits on the database and a
 database outage loses nothing.
 
-The call path appends one JSON line per call to the spool's current file (a local append and
-flush, microseconds). A flusher thread turns the current file into a segment (an atomic rename)
-and writes each segment to the database in one transaction, then deletes it. If the database is
-down, the segment stays and is tried again a second later; if the process dies after the
-insert and before the delete, the next start inserts the segment again and the unique
-`trace_id` keeps every trace exactly once.
+The call path appends one JSON line per call to its process's current file in the spool
+directory (`current-<pid>.jsonl`: a local append and flush, microseconds). Every second the
+current file becomes a segment (an atomic rename, `segment-<ns>-<pid>.jsonl`), and a writer
+stores each segment in the database in one transaction, then deletes it. The writer is
+`manage.py mcp_trace_writer`, a process of its own that `manage.py mcp_gateway` starts beside
+the gateway (so the database writes never take the gateway's interpreter from its calls), or a
+thread of the gateway (`build_app(writer="thread")`, the ASGI entry point's default). If the
+database is down, a segment stays and is tried again a second later; if the writer dies after
+the insert and before the delete, its next run inserts the segment again and the unique
+`trace_id` keeps every trace exactly once; the current file of a gateway process that died is
+taken as a segment by the writer.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -32,12 +38,26 @@ def record(**fields: Any) -> dict[str, Any]:
     return {"trace_id": str(uuid.uuid4()), **fields}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Spool:
+    """The gateway process's side: appends and rotates (`flush()` also writes, for the
+    in-process writer and the tests)."""
+
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory or settings.MCP_TRACE_SPOOL_DIR)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
-        self.current = self.directory / "current.jsonl"
+        self.pid = os.getpid()
+        self.current = self.directory / f"current-{self.pid}.jsonl"
         self.handle = open(self.current, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
 
     def append(self, trace: dict[str, Any]) -> None:
@@ -46,44 +66,71 @@ class Spool:
             self.handle.write(line + "\n")
             self.handle.flush()
 
-    def _rotate(self) -> None:
+    def rotate(self) -> None:
+        """The current file becomes a segment (when it holds anything)."""
         with self.lock:
             if self.handle.tell() == 0:
                 return
             self.handle.close()
-            self.current.rename(self.directory / f"segment-{time.time_ns()}.jsonl")
+            self.current.rename(self.directory / f"segment-{time.time_ns()}-{self.pid}.jsonl")
             self.handle = open(self.current, "a", encoding="utf-8")  # noqa: SIM115
 
     def pending(self) -> int:
         """Traces not yet in the database."""
-        count = 0
-        for path in self.directory.glob("*.jsonl"):
-            with open(path, encoding="utf-8") as f:
-                count += sum(1 for line in f if line.strip())
-        return count
+        return pending(self.directory)
 
     def flush(self) -> int:
-        """Writes every complete segment to the database; returns the traces written. Stops at
-        the first database error (the segment stays for the next try)."""
-        self._rotate()
-        written = 0
-        for segment in sorted(self.directory.glob("segment-*.jsonl")):
-            lines = segment.read_text(encoding="utf-8").splitlines()
-            traces = [json.loads(line) for line in lines if line.strip()]
-            try:
-                written += store(traces)
-            except DatabaseError as exc:
-                log.warning("trace spool: the database refused %s (%s); retrying", segment, exc)
-                from django.db import close_old_connections
-
-                close_old_connections()
-                break
-            segment.unlink()
-        return written
+        """Rotates, then writes every segment to the database; returns the traces written."""
+        self.rotate()
+        return write_segments(self.directory)
 
     def close(self) -> None:
         with self.lock:
             self.handle.close()
+
+
+def pending(directory: Path) -> int:
+    count = 0
+    for path in Path(directory).glob("*.jsonl"):
+        with open(path, encoding="utf-8") as f:
+            count += sum(1 for line in f if line.strip())
+    return count
+
+
+def adopt_orphans(directory: Path) -> int:
+    """The current files of gateway processes that are gone become segments."""
+    adopted = 0
+    for path in Path(directory).glob("current-*.jsonl"):
+        pid = path.stem.removeprefix("current-")
+        if pid.isdigit() and not _alive(int(pid)) and path.stat().st_size:
+            path.rename(path.with_name(f"segment-{time.time_ns()}-{pid}.jsonl"))
+            adopted += 1
+    return adopted
+
+
+def write_segments(directory: Path) -> int:
+    """Writes every segment to the database, oldest first; returns the traces written. Stops at
+    the first database error (the segment stays for the next try)."""
+    written = 0
+    for segment in sorted(Path(directory).glob("segment-*.jsonl")):
+        lines = segment.read_text(encoding="utf-8").splitlines()
+        traces = []
+        for line in lines:
+            try:
+                traces.append(json.loads(line))
+            except ValueError:  # a line cut short by a crash mid-write
+                log.warning("trace spool: %s holds a line that is not JSON; skipped", segment)
+        try:
+            written += store(traces)
+        except DatabaseError as exc:
+            log.warning("trace spool: the database refused %s (%s); retrying", segment, exc)
+            from django.db import close_old_connections, connection
+
+            close_old_connections()
+            connection.close()
+            break
+        segment.unlink()
+    return written
 
 
 def _payload(trace: Any, direction: str, text: str, keep: bool, at: datetime) -> Any:
@@ -143,6 +190,7 @@ def store(traces: list[dict[str, Any]]) -> int:
                     outcome=t.get("outcome", "")[:16],
                     error=t.get("error", "")[:1000],
                     latency_ms=float(t.get("latency_ms") or 0),
+                    offline=bool(t.get("offline")),
                     arguments_size=len((t.get("arguments") or "").encode()),
                     result_size=len((t.get("result") or "").encode()),
                     at=at,
@@ -162,11 +210,13 @@ def store(traces: list[dict[str, Any]]) -> int:
 
 
 class Flusher:
-    """The spool's writer to the database: a daemon thread, every `interval` seconds."""
+    """The in-process writer: a daemon thread that rotates and writes every `interval`
+    seconds (or, with `write=False`, only rotates: the writer is a process of its own)."""
 
-    def __init__(self, spool: Spool, interval: float = 1.0) -> None:
+    def __init__(self, spool: Spool, interval: float = 1.0, write: bool = True) -> None:
         self.spool = spool
         self.interval = interval
+        self.write = write
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="trace-flusher", daemon=True)
 
@@ -174,10 +224,16 @@ class Flusher:
         self.thread.start()
         return self
 
+    def _once(self) -> None:
+        if self.write:
+            self.spool.flush()
+        else:
+            self.spool.rotate()
+
     def _run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                self.spool.flush()
+                self._once()
             except Exception:  # a bug must not stop the tracing for good
                 log.exception("trace spool: flush failed")
 
@@ -185,6 +241,25 @@ class Flusher:
         self.stopped.set()
         self.thread.join(10)
         try:
-            self.spool.flush()
+            self._once()
         except Exception:
             log.exception("trace spool: last flush failed")
+
+
+def drain(
+    directory: Path, interval: float, stopped: threading.Event, parent: int | None = None
+) -> None:
+    """The writer process's loop (`manage.py mcp_trace_writer`): adopts dead processes'
+    current files and writes the segments every `interval` seconds until stopped (or until
+    the `parent` process is gone), then once more."""
+    while True:
+        if parent and not _alive(parent):
+            stopped.set()  # the gateway is gone: its current file is adopted in this pass
+        try:
+            adopt_orphans(directory)
+            write_segments(directory)
+        except Exception:  # a bug must not stop the tracing for good
+            log.exception("trace writer: a pass failed")
+        if stopped.is_set():
+            return
+        stopped.wait(interval)

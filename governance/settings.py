@@ -111,6 +111,9 @@ MCP_TRACE_SPOOL_DIR = os.environ.get("GOVERNANCE_MCP_TRACE_SPOOL_DIR", "") or st
     VAR_DIR / "mcp-spool"
 )
 MCP_GATEWAY_URL = os.environ.get("GOVERNANCE_MCP_GATEWAY_URL", "") or "http://127.0.0.1:8100"
+# Seconds the gateway may answer from its last database read while the database is down
+# (gateway.outage); 0 refuses every call then.
+MCP_OUTAGE_GRACE = float(os.environ.get("GOVERNANCE_MCP_OUTAGE_GRACE", "") or 120)
 MCP_GATEWAY_HOSTS = [
     h.strip()
     for h in os.environ.get("GOVERNANCE_MCP_GATEWAY_HOSTS", "127.0.0.1:*,localhost:*").split(",")
