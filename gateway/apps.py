@@ -14,4 +14,8 @@ class GatewayConfig(AppConfig):
         retention.exempt(
             "gateway.McpToken", "a credential (only its HMAC): it expires and is revoked"
         )
+        retention.exempt("gateway.ToolRule", "a setting")
+        retention.exempt(
+            "gateway.UsageDirty", "bookkeeping: a mark the usage rollup removes within a minute"
+        )
         register()

@@ -154,3 +154,44 @@ class ToolRule(models.Model):
         return f"{self.tool} of {self.server_id}: " + (
             f"reserved to role {self.role_id}" if self.role_id else "blocked"
         )
+
+
+class UsageDaily(models.Model):
+    """Usage analytics, one row per organization, day (UTC), dimension and key: the traces of
+    that day recomputed by gateway.usage.rollup (so a figure is exactly what the traces say,
+    never an increment that could drift). `dimension` is all (key ""), team, member, agent
+    (their ids) or integration (its slug); runs and members are distinct counts that day."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    dimension = models.CharField(max_length=12)
+    key = models.CharField(max_length=64, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    denied = models.PositiveIntegerField(default=0)
+    members = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "dimension", "day", "key"], name="usagedaily_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension} {self.key}: {self.calls} calls"
+
+
+class UsageDirty(models.Model):
+    """A day of an organization whose traces changed since its usage rows were computed: the
+    trace writer marks it in the transaction that stores the traces."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "day"], name="usagedirty_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.day}"

@@ -1,7 +1,8 @@
 """What of the gateway's data expires (core.retention): a traced call's arguments and result are
 payloads (zero data retention empties them, size and SHA-256 stay); the trace itself is
 integration metadata, deleted once its payloads are gone. A legal hold on a member covers the
-calls they made; one on a team, an agent or a workflow covers the calls of its runs."""
+calls they made; one on a team, an agent or a workflow covers the calls of its runs. The daily
+usage figures (gateway.usage) are integration metadata too, with no payload in them."""
 
 from __future__ import annotations
 
@@ -46,4 +47,11 @@ def register() -> None:
         team="team_id",
         agent="agent_id",
         workflow="workflow_id",
+    )
+    # The daily usage figures, computed from the traces: they go with the same window.
+    retention.table(
+        category="integration_metadata",
+        model="gateway.UsageDaily",
+        time="day",
+        org="org_id",
     )

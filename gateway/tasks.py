@@ -1,5 +1,6 @@
 """Celery beat: every enabled MCP server's tools listed again every 10 minutes (changes
-audited), so a new or changed tool shows before anyone uses it."""
+audited), so a new or changed tool shows before anyone uses it; every minute, the usage rows
+of the days whose traces changed are recomputed (gateway.usage)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,10 @@ def mcp_tools_refresh() -> dict[str, Any]:
         outcome = tools_refresh(server=server)
         results[server.pk] = outcome["health"]
     return results
+
+
+@shared_task(name="gateway.tasks.mcp_usage_rollup", ignore_result=True)
+def mcp_usage_rollup() -> int:
+    from gateway.usage import rollup
+
+    return rollup()

@@ -206,7 +206,24 @@ def store(traces: list[dict[str, Any]]) -> int:
         from gateway.models import ToolTracePayload
 
         ToolTracePayload.objects.bulk_create(payloads)
+        _mark_days(made)
         return len(made)
+
+
+def _mark_days(made: list[Any]) -> None:
+    """The usage rows of these traces' days are due a recompute (gateway.usage). An upsert, so
+    that a mark a rollup is taking is waited for, not skipped."""
+    from datetime import UTC
+
+    from gateway.models import UsageDirty
+
+    days = {(t.org_id, t.at.astimezone(UTC).date()) for t in made}
+    UsageDirty.objects.bulk_create(
+        [UsageDirty(org_id=o, day=d) for o, d in sorted(days)],
+        update_conflicts=True,
+        unique_fields=["org", "day"],
+        update_fields=["day"],
+    )
 
 
 class Flusher:

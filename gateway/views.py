@@ -1,7 +1,8 @@
 """Pages (admin.tracing): the organization's MCP servers (add one, refresh its tools, delete
-it) and the tool calls the gateway traced (filters by member, server, tool, outcome, run and
+it), the tool calls the gateway traced (filters by member, server, tool, outcome, run and
 time; per server and tool: calls, errors, refusals, latency p50 / p95; a run's calls as a
-timeline)."""
+timeline), and usage analytics (per team, member, agent or integration by day, as charts and
+as CSV)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from core.exceptions import ServiceError
 from core.input import as_id, parse_instant
-from gateway import services, upstream
+from gateway import services, upstream, usage
 from gateway.choices import Transport
 from gateway.selectors import OUTCOMES, TraceFilter, server_get, servers_of, tool_stats, traces_of
 from orgs.access import OrgActionView, OrgView, found
@@ -127,3 +128,57 @@ class TracesView(OrgView):
                 "teams": list(team_list(org=self.org)),
             },
         )
+
+
+@method_decorator(never_cache, name="dispatch")
+class UsageView(OrgView):
+    capability = CAPABILITY
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            dimension, since, until = usage.period(request.GET)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            dimension, since, until = usage.period({})
+        found = usage.rows(self.org, dimension, since, until)
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(usage.as_csv(found, dimension), content_type="text/csv")
+            name = f"usage-{self.org.slug}-{dimension}-{since}-{until}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        figures = usage.chart(found, since, until)
+        return render(
+            request,
+            "gateway/usage.html",
+            {
+                "dimension": dimension,
+                "dimensions": [d for d in usage.DIMENSIONS if d != "all"] + ["all"],
+                "since": since,
+                "until": until,
+                "figures": figures,
+                "totals": _totals(found),
+            },
+        )
+
+
+def _totals(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per key over the period: runs, calls, errors and refusals summed (the active members
+    of a day are not summed: the table shows the busiest day's count)."""
+    per: dict[str, dict[str, Any]] = {}
+    for r in found:
+        t = per.setdefault(
+            r["key"],
+            {
+                "key": r["key"],
+                "label": r["label"],
+                "runs": 0,
+                "calls": 0,
+                "errors": 0,
+                "denied": 0,
+                "members": 0,
+            },
+        )
+        for m in ("runs", "calls", "errors", "denied"):
+            t[m] += r[m]
+        t["members"] = max(t["members"], r["members"])
+    return sorted(per.values(), key=lambda t: (-t["calls"], t["label"]))

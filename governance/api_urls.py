@@ -55,6 +55,7 @@ urlpatterns = [
     path("audit-events/export/", AuditExportView.as_view(), name="audit-event-export"),
     path("mcp-tokens/", gateway.McpTokenListView.as_view(), name="mcp-token-list"),
     path("mcp-tokens/<int:pk>/", gateway.McpTokenDetailView.as_view(), name="mcp-token-detail"),
+    path("usage/", gateway.UsageView.as_view(), name="usage"),
     path("credentials/", credentials.CredentialListView.as_view(), name="credential-list"),
     path("credentials/token", credentials.TokenView.as_view(), name="credential-token"),
     path(

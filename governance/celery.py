@@ -60,6 +60,10 @@ app.conf.beat_schedule = {
         "task": "gateway.tasks.mcp_tools_refresh",
         "schedule": crontab(minute="*/10"),
     },
+    "mcp-usage-rollup": {
+        "task": "gateway.tasks.mcp_usage_rollup",
+        "schedule": crontab(minute="*"),
+    },
     "credentials-keepalive": {
         "task": "credentials.tasks.connections_keepalive",
         "schedule": crontab(minute=25),  # hourly: each connection once it is a day old

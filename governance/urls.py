@@ -275,6 +275,7 @@ org_patterns = [
         name="mcp_server_delete",
     ),
     path("traces/", gateway.TracesView.as_view(), name="traces"),
+    path("usage/", gateway.UsageView.as_view(), name="usage"),
     # SSO
     path("settings/sso/", sso.SsoSettingsView.as_view(), name="sso"),
     path("settings/sso/start/", sso.SsoStartView.as_view(), name="sso_start"),

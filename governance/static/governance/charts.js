@@ -48,9 +48,43 @@
       options: Object.assign({}, common, { maintainAspectRatio: false })
     });
   }
+  function drawUsage() {
+    // The Usage page: per metric, a series per team, member, agent or integration.
+    var source = document.getElementById("usage-figures");
+    if (!source || !window.Chart) return;
+    var data = JSON.parse(source.textContent);
+    var labels = data.days.map(function (d) { return d.slice(5); });
+    var stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
+    function bars(canvas, series, extra) {
+      var keys = Object.keys(series);
+      var sets = keys.map(function (k, i) {
+        return { label: k, data: series[k], backgroundColor: palette[i % palette.length] };
+      });
+      (extra || []).forEach(function (e) { sets.push(e); });
+      new window.Chart(document.getElementById(canvas), {
+        type: "bar", data: { labels: labels, datasets: sets },
+        options: Object.assign({}, common, { scales: stacked })
+      });
+    }
+    bars("chart-usage-calls", data.series.calls);
+    var refused = labels.map(function (_, i) {
+      return Object.keys(data.series.denied).reduce(function (sum, k) { return sum + data.series.denied[k][i]; }, 0);
+    });
+    bars("chart-usage-errors", data.series.errors, [{ label: "refused (all)", data: refused, backgroundColor: "#adb5bd" }]);
+    bars("chart-usage-runs", data.series.runs);
+    new window.Chart(document.getElementById("chart-usage-members"), {
+      type: "line",
+      data: { labels: labels, datasets: Object.keys(data.series.members).map(function (k, i) {
+        return { label: k, data: data.series.members[k], borderColor: palette[i % palette.length],
+                 backgroundColor: palette[i % palette.length], tension: 0.2 };
+      }) },
+      options: common
+    });
+  }
   function draw() {
     drawAudit();
     drawRetention();
+    drawUsage();
     var source = document.getElementById("figures");
     if (!source || !window.Chart) return;
     var data = JSON.parse(source.textContent);
