@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials clean
+.PHONY: oidc-provider run test test-postgres test-sqlite lint format system-deps services venv bench bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials bench-gateway bench-usage clean
 
 venv: $(STAMP)
 
@@ -100,7 +100,7 @@ format: venv
 	$(BIN)/ruff format .
 
 # Benchmarks on PostgreSQL; each prints its figures and exits non-zero on a missed target.
-bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials
+bench: bench-scim bench-scim-stale bench-mapping bench-sso bench-rows bench-workspace bench-audit bench-streams bench-retention bench-credentials bench-gateway bench-usage
 
 # SCIM: 100k users, real gunicorn on loopback.
 bench-scim: venv services
@@ -130,6 +130,14 @@ bench-workspace: venv services
 # The runtime's token endpoint (no refresh needed): real gunicorn, 4 clients.
 bench-credentials: venv services
 	$(BIN)/python bench/credentials.py
+
+# The MCP gateway's overhead over direct calls to server-everything, and its calls per second.
+bench-gateway: venv services oidc-provider
+	$(BIN)/python bench/gateway.py
+
+# Usage analytics over 10 million traces (BENCH_TRACES to change): each chart's reads.
+bench-usage: venv services
+	$(BIN)/python bench/usage.py
 
 bench-audit: venv services
 	$(BIN)/python bench/audit.py

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, Sum
 
 from gateway.models import ToolTrace, UsageDaily, UsageDirty
 
@@ -133,40 +133,75 @@ def _labels(org: Any, dimension: str, keys: set[str]) -> dict[str, str]:
     return {k: named.get(k, f"#{k} (gone)") for k in keys}
 
 
+def _period(org: Any, dimension: str, since: date, until: date) -> Any:
+    return UsageDaily.objects.filter(
+        org=org, dimension=dimension, day__gte=since, day__lte=until
+    ).order_by()
+
+
 def rows(org: Any, dimension: str, since: date, until: date) -> list[dict[str, Any]]:
-    """Every row of the period, by day then key, labelled."""
+    """Every row of the period, by day then key, labelled (the CSV and the API)."""
     found = list(
-        UsageDaily.objects.filter(
-            org=org, dimension=dimension, day__gte=since, day__lte=until
-        ).order_by("day", "key")
+        _period(org, dimension, since, until).order_by("day", "key").values("day", "key", *METRICS)
     )
-    labels = _labels(org, dimension, {r.key for r in found})
-    return [
-        {
-            "day": r.day.isoformat(),
-            "key": r.key,
-            "label": labels.get(r.key, r.key),
-            **{m: getattr(r, m) for m in METRICS},
-        }
-        for r in found
-    ]
+    labels = _labels(org, dimension, {r["key"] for r in found})
+    for r in found:
+        r["day"] = r["day"].isoformat()
+        r["label"] = labels.get(r["key"], r["key"])
+    return found
 
 
-def chart(found: list[dict[str, Any]], since: date, until: date) -> dict[str, Any]:
-    """Per metric, a series per key (the TOP keys by calls; the rest as "other")."""
+def totals(org: Any, dimension: str, since: date, until: date) -> list[dict[str, Any]]:
+    """Per key over the period: runs, calls, errors and refusals summed, and the most active
+    members on one day (distinct counts of different days do not add up)."""
+    found = list(
+        _period(org, dimension, since, until)
+        .values("key")
+        .annotate(
+            runs=Sum("runs"),
+            calls=Sum("calls"),
+            errors=Sum("errors"),
+            denied=Sum("denied"),
+            members=Max("members"),
+        )
+        .order_by("-calls", "key")
+    )
+    labels = _labels(org, dimension, {r["key"] for r in found})
+    for r in found:
+        r["label"] = labels.get(r["key"], r["key"])
+    return found
+
+
+def chart(org: Any, dimension: str, since: date, until: date) -> dict[str, Any]:
+    """Per metric, a series per key: the TOP keys by calls over the period, the rest summed
+    per day as "other" (three reads, whatever the number of keys)."""
     days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
     at = {d: i for i, d in enumerate(days)}
-    totals: dict[str, int] = {}
-    for r in found:
-        totals[r["label"]] = totals.get(r["label"], 0) + r["calls"]
-    top = sorted(totals, key=lambda k: (-totals[k], k))[:TOP]
+    period = _period(org, dimension, since, until)
+    top = list(period.values("key").annotate(total=Sum("calls")).order_by("-total", "key")[:TOP])
+    keys = [t["key"] for t in top]
+    labels = _labels(org, dimension, set(keys))
     series: dict[str, dict[str, list[int]]] = {m: {} for m in METRICS}
-    for r in found:
-        label = r["label"] if r["label"] in top else "other"
+
+    def add(label: str, row: dict[str, Any]) -> None:
         for m in METRICS:
-            line = series[m].setdefault(label, [0] * len(days))
-            line[at[r["day"]]] += r[m]
-    return {"days": days, "series": series, "totals": [(k, totals[k]) for k in top]}
+            series[m].setdefault(label, [0] * len(days))[at[row["day"].isoformat()]] += row[m]
+
+    for row in period.filter(key__in=keys).values("day", "key", *METRICS):
+        add(labels.get(row["key"], row["key"]), row)
+    others = (
+        period.exclude(key__in=keys)
+        .values("day")
+        .annotate(**{m: Sum(m) for m in METRICS})
+        .order_by("day")
+    )
+    for row in others:
+        add("other", row)
+    return {
+        "days": days,
+        "series": series,
+        "totals": [(labels.get(t["key"], t["key"]), t["total"]) for t in top],
+    }
 
 
 def as_csv(found: list[dict[str, Any]], dimension: str) -> str:

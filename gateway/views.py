@@ -140,13 +140,12 @@ class UsageView(OrgView):
         except ServiceError as exc:
             messages.error(request, exc.message)
             dimension, since, until = usage.period({})
-        found = usage.rows(self.org, dimension, since, until)
         if request.GET.get("format") == "csv":
+            found = usage.rows(self.org, dimension, since, until)
             response = HttpResponse(usage.as_csv(found, dimension), content_type="text/csv")
             name = f"usage-{self.org.slug}-{dimension}-{since}-{until}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
-        figures = usage.chart(found, since, until)
         return render(
             request,
             "gateway/usage.html",
@@ -155,30 +154,7 @@ class UsageView(OrgView):
                 "dimensions": [d for d in usage.DIMENSIONS if d != "all"] + ["all"],
                 "since": since,
                 "until": until,
-                "figures": figures,
-                "totals": _totals(found),
+                "figures": usage.chart(self.org, dimension, since, until),
+                "totals": usage.totals(self.org, dimension, since, until),
             },
         )
-
-
-def _totals(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per key over the period: runs, calls, errors and refusals summed (the active members
-    of a day are not summed: the table shows the busiest day's count)."""
-    per: dict[str, dict[str, Any]] = {}
-    for r in found:
-        t = per.setdefault(
-            r["key"],
-            {
-                "key": r["key"],
-                "label": r["label"],
-                "runs": 0,
-                "calls": 0,
-                "errors": 0,
-                "denied": 0,
-                "members": 0,
-            },
-        )
-        for m in ("runs", "calls", "errors", "denied"):
-            t[m] += r[m]
-        t["members"] = max(t["members"], r["members"])
-    return sorted(per.values(), key=lambda t: (-t["calls"], t["label"]))
