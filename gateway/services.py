@@ -15,10 +15,10 @@ from audit.choices import AuditAction
 from audit.services import audit_record
 from core.actors import Actor, SystemActor
 from core.exceptions import Conflict, ValidationFailed
-from core.input import clean_line
+from core.input import as_id, clean_line
 from gateway import upstream
 from gateway.choices import Health, Transport
-from gateway.models import McpServer
+from gateway.models import McpServer, ToolRule
 from orgs.models import Organization
 from workspace.decisions import INTEGRATION_SLUGS
 
@@ -207,3 +207,84 @@ def _tool_event(
         target_label=f"{server.name} / {shown.get('name')}",
         data=data,
     )
+
+
+# --- Tool rules ------------------------------------------------------------------------------
+
+MAX_RULES = 1000  # per organization
+
+
+def rule_create(
+    *, server: McpServer, tool: Any, role: Any, note: Any = "", actor: Actor | None
+) -> ToolRule:
+    """A rule on one tool of the server (or "*": all of them): no role blocks it for everyone,
+    a custom role reserves it to that role's members (gateway.policy)."""
+    from gateway.policy import ANY_TOOL
+    from orgs.models import CustomRole
+
+    name = clean_line(tool, field="tool", what="tool", max_length=200)
+    if not name:
+        raise ValidationFailed(
+            'tool is required: a tool of the server, or "*" for all.', field="tool"
+        )
+    known = {t["name"] for t in server.tools}
+    if name != ANY_TOOL and name not in known:
+        raise ValidationFailed(
+            f"{server.name} lists no tool {name!r} (it lists: {', '.join(sorted(known)) or 'none'}"
+            '; or "*" for every tool).',
+            field="tool",
+        )
+    chosen = None
+    if role not in (None, ""):
+        chosen = CustomRole.objects.filter(org_id=server.org_id, pk=as_id(role)).first()
+        if chosen is None:
+            raise ValidationFailed("role must be a custom role of this organization.", field="role")
+    note = clean_line(note, field="note", what="note", max_length=300)
+    with transaction.atomic():
+        McpServer.objects.select_for_update().get(pk=server.pk)  # one rule at a time per server
+        if ToolRule.objects.filter(org_id=server.org_id).count() >= MAX_RULES:
+            raise ValidationFailed(f"An organization has at most {MAX_RULES} tool rules.")
+        if ToolRule.objects.filter(server=server, tool=name, role=chosen).exists():
+            raise Conflict("The same rule exists already.")
+        rule = ToolRule.objects.create(
+            org_id=server.org_id,
+            server=server,
+            tool=name,
+            role=chosen,
+            note=note,
+            created_by=getattr(actor, "email", "") or "",
+        )
+        audit_record(
+            action=AuditAction.MCP_TOOL_RULE_CREATED,
+            org=server.org,
+            actor=actor,
+            target=server,
+            data=_rule_data(rule),
+        )
+    return rule
+
+
+def rule_delete(*, rule: ToolRule, actor: Actor | None) -> None:
+    with transaction.atomic():
+        current = (
+            ToolRule.objects.select_for_update().select_related("server", "role").get(pk=rule.pk)
+        )
+        audit_record(
+            action=AuditAction.MCP_TOOL_RULE_DELETED,
+            org=current.server.org,
+            actor=actor,
+            target=current.server,
+            data=_rule_data(current),
+        )
+        current.delete()
+
+
+def _rule_data(rule: ToolRule) -> dict[str, Any]:
+    return {
+        "rule": rule.pk,
+        "server": rule.server.name,
+        "tool": rule.tool,
+        "effect": "reserved" if rule.role_id else "blocked",
+        "role": rule.role.name if rule.role_id else None,
+        "note": rule.note,
+    }

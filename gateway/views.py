@@ -16,8 +16,9 @@ from django.views.decorators.cache import never_cache
 
 from core.exceptions import ServiceError
 from core.input import as_id, parse_instant
-from gateway import services, upstream, usage
+from gateway import preview, services, upstream, usage
 from gateway.choices import Transport
+from gateway.models import ToolRule
 from gateway.selectors import OUTCOMES, TraceFilter, server_get, servers_of, tool_stats, traces_of
 from orgs.access import OrgActionView, OrgView, found
 from orgs.rbac import INTEGRATIONS
@@ -158,3 +159,67 @@ class UsageView(OrgView):
                 "totals": usage.totals(self.org, dimension, since, until),
             },
         )
+
+
+@method_decorator(never_cache, name="dispatch")
+class PolicyView(OrgView):
+    """Tool rules (add, delete) and the policy preview: a proposed change of a custom role's
+    integrations, of a member's roles or of the tool rules, replayed against the recorded calls
+    of the last N days before anything changes."""
+
+    capability = CAPABILITY
+
+    def get(self, request: HttpRequest, result: Any = None, status: int = 200) -> HttpResponse:
+        from orgs.models import CustomRole, Membership
+
+        return render(
+            request,
+            "gateway/policy.html",
+            {
+                "servers": list(servers_of(org=self.org)),
+                "rules": list(
+                    ToolRule.objects.filter(org=self.org)
+                    .select_related("server", "role")
+                    .order_by("server__name", "tool", "id")
+                ),
+                "roles": list(CustomRole.objects.filter(org=self.org).order_by("name")),
+                "members": list(
+                    Membership.objects.filter(org=self.org, is_active=True)
+                    .select_related("user")
+                    .order_by("user__email")[:500]
+                ),
+                "integrations": INTEGRATIONS,
+                "kinds": preview.KINDS,
+                "form": request.POST if request.method == "POST" else request.GET,
+                "result": result,
+            },
+            status=status,
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            change = preview.change_from(self.org, request.POST)
+            if request.POST.get("apply") and change.kind in ("rule_add", "rule_remove"):
+                return self._apply(request, change)
+            result = preview.replay(self.org, change, request.POST.get("days") or 30)
+        except ServiceError as exc:
+            self.fail(exc)
+            return self.get(request, status=400)
+        return self.get(request, result=result)
+
+    def _apply(self, request: HttpRequest, change: Any) -> HttpResponse:
+        if change.kind == "rule_add":
+            server = found(server_get(org=self.org, pk=change.server), "MCP server")
+            services.rule_create(
+                server=server,
+                tool=change.tool,
+                role=change.role,
+                note=request.POST.get("note", ""),
+                actor=request.user,
+            )
+            messages.success(request, "The tool rule is added; it counts at the next call.")
+        else:
+            rule = found(ToolRule.objects.filter(org=self.org, pk=change.rule).first(), "rule")
+            services.rule_delete(rule=rule, actor=request.user)
+            messages.success(request, "The tool rule is removed.")
+        return redirect("governance:mcp_policy", slug=self.org.slug)

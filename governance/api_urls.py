@@ -56,6 +56,13 @@ urlpatterns = [
     path("mcp-tokens/", gateway.McpTokenListView.as_view(), name="mcp-token-list"),
     path("mcp-tokens/<int:pk>/", gateway.McpTokenDetailView.as_view(), name="mcp-token-detail"),
     path("usage/", gateway.UsageView.as_view(), name="usage"),
+    path("mcp/tool-rules/", gateway.ToolRuleListView.as_view(), name="mcp-tool-rule-list"),
+    path(
+        "mcp/tool-rules/<int:pk>/",
+        gateway.ToolRuleDetailView.as_view(),
+        name="mcp-tool-rule-detail",
+    ),
+    path("mcp/policy-preview/", gateway.PolicyPreviewView.as_view(), name="mcp-policy-preview"),
     path("credentials/", credentials.CredentialListView.as_view(), name="credential-list"),
     path("credentials/token", credentials.TokenView.as_view(), name="credential-token"),
     path(

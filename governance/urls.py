@@ -274,6 +274,7 @@ org_patterns = [
         gateway.McpServerDeleteView.as_view(),
         name="mcp_server_delete",
     ),
+    path("settings/mcp/policy/", gateway.PolicyView.as_view(), name="mcp_policy"),
     path("traces/", gateway.TracesView.as_view(), name="traces"),
     path("usage/", gateway.UsageView.as_view(), name="usage"),
     # SSO

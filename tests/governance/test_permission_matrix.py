@@ -71,6 +71,7 @@ PAGES = {
     "mcp_servers": ("/o/acme/settings/mcp/", ADMIN_ONLY),
     "traces": ("/o/acme/traces/", ADMIN_ONLY),
     "usage": ("/o/acme/usage/", ADMIN_ONLY),
+    "mcp_policy": ("/o/acme/settings/mcp/policy/", ADMIN_ONLY),
     "audit_stream": ("/o/acme/audit/streams/{stream}/", ADMIN_ONLY),
     "explain": ("/o/acme/explain/", EVERY_MEMBER),
     "member_search": ("/o/acme/members/search/?q=co", EVERY_MEMBER),
@@ -205,6 +206,7 @@ API = {
     "credential-list": ("/api/v1/credentials/", API_LIST),
     "mcp-token-list": ("/api/v1/mcp-tokens/", API_ANY),
     "usage": ("/api/v1/usage/", API_LIST),
+    "mcp-tool-rule-list": ("/api/v1/mcp/tool-rules/", API_LIST),
     "credential-detail": ("/api/v1/credentials/{credential}/", API_ADMIN),
     "credential-service-list": ("/api/v1/credentials/{credential}/services/", API_ADMIN),
     "credential-service-detail": ("/api/v1/credentials/services/{credential_service}/", API_ADMIN),
@@ -219,6 +221,8 @@ API = {
     "mapping-drift": ("/api/v1/scim/mapping/drift/", API_LIST),
 }
 WRITE_ONLY_API = {
+    "mcp-tool-rule-detail",
+    "mcp-policy-preview",
     "invitation-detail",
     "member-deactivate",
     "member-reactivate",
