@@ -74,10 +74,8 @@ def plan(
     blocks = [r for r in mine if r.role_id is None]
     if blocks:
         which = "every tool of it" if blocks[0].tool == ANY_TOOL else f"the tool {tool!r}"
-        return Decision(
-            False,
-            [*decision.reasons, f"tool rule #{blocks[0].id} blocks {which} on {server_name}"],
-        )
+        rule = f"tool rule #{blocks[0].id}" if blocks[0].id else "the proposed tool rule"
+        return Decision(False, [*decision.reasons, f"{rule} blocks {which} on {server_name}"])
     reserved = {r.role_id for r in mine if r.role_id is not None}
     if reserved:
         names = role_names or {}

@@ -127,15 +127,15 @@ class Change:
             return f"role {role!r} allows the integrations: {', '.join(uses) or 'none'}"
         if self.kind in ("role_assign", "role_unassign"):
             email = policy.members[self.member or 0]["email"]
-            verb = "given to" if self.kind == "role_assign" else "taken from"
+            verb = "is given to" if self.kind == "role_assign" else "is taken from"
             return f"role {role!r} {verb} {email}"
         if self.kind == "rule_add":
             server = servers[self.server].name if self.server in servers else "?"
             what = "every tool" if self.tool == ANY_TOOL else f"the tool {self.tool!r}"
             return f"{what} of {server} " + (
-                f"reserved to role {role!r}" if self.role else "blocked"
+                f"is reserved to role {role!r}" if self.role else "is blocked"
             )
-        return f"tool rule #{self.rule} removed"
+        return f"tool rule #{self.rule} is removed"
 
 
 def change_from(org: Any, data: Any) -> Change:

@@ -1,6 +1,7 @@
 """The MCP gateway's pages at a real browser: an admin adds an MCP server (a real one, the SDK's
 server over Streamable HTTP) and sees its tools; a member's call through the gateway shows on
-the Tool calls page with its figures."""
+the Tool calls page with its figures and on the Usage page's charts; a tool rule is previewed
+against that call, then added."""
 
 from __future__ import annotations
 
@@ -47,6 +48,33 @@ def test_admin_adds_an_mcp_server_and_reads_its_tool_calls(
         page.wait_for_selector("#tool-stats >> text=add")
         assert "admin@acme.example" in page.inner_text("#calls")
         screenshot("gateway-tool-calls")
+
+        from gateway.usage import rollup
+
+        rollup()  # what the beat does every minute
+        page.click('nav.side >> text="Usage"')
+        page.select_option("#u-dimension", "integration")
+        page.click("#usage-filters button:has-text('Show')")
+        page.wait_for_selector("#usage-totals >> text=Jira")
+        drawn = page.evaluate(
+            "['calls', 'errors', 'runs', 'members'].every(n => "
+            "Chart.getChart(document.getElementById('chart-usage-' + n)) !== undefined)"
+        )
+        assert drawn
+        screenshot("gateway-usage")
+
+        page.click('nav.side >> text="MCP servers"')
+        page.click("text=Tool rules and policy preview")
+        page.select_option("#p-kind", "rule_add")
+        page.select_option("#p-server", label="Jira (jira)")
+        page.fill("#p-tool", "add")
+        page.click("#preview-form button:has-text('Preview')")
+        page.wait_for_selector("#preview-result")
+        assert "admin@acme.example" in page.inner_text("#newly-denied")
+        screenshot("gateway-policy-preview")
+        page.click("#preview-form button:has-text('Add this rule')")
+        page.wait_for_selector(".messages .success")
+        assert "blocked" in page.inner_text("#rules")
     finally:
         gateway.stop()
         upstream.stop()
