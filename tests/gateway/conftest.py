@@ -91,6 +91,33 @@ def everything(settings):
     return "everything"
 
 
+@pytest.fixture
+def everything_http(settings):
+    """server-everything over Streamable HTTP on a free loopback port; its /mcp URL."""
+    if not EVERYTHING.exists():
+        raise RuntimeError("server-everything is not installed: `make test` runs `npm ci`.")
+    settings.MCP_ALLOW_HTTP_UPSTREAMS = True
+    settings.MCP_ALLOW_PRIVATE_UPSTREAMS = True
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(EVERYTHING), "streamableHttp"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 class Gateway:
     """The gateway app served by uvicorn in a thread of this process (its ORM calls run in
     worker threads with their own connections: the tests using it commit their data)."""

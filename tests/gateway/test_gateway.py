@@ -130,6 +130,32 @@ def test_a_stdio_upstream_through_the_gateway(gateway, setup, org, admin, everyt
     assert not result.is_error and "hi" in result.content[0].text
 
 
+def test_server_everything_over_streamable_http_through_the_gateway(
+    gateway, setup, org, admin, everything_http
+):
+    from gateway.services import ServerSpec, server_create, tools_refresh
+
+    server = server_create(
+        org=org,
+        actor=admin.user,
+        spec=ServerSpec(
+            name="Everything", integration="jira", transport="http", url=everything_http
+        ),
+    )
+    assert tools_refresh(server=server)["health"] == "up"
+    names = {t.name for t in mcp_call(gateway.url, _auth(setup["key"]), "list_tools").tools}
+    assert {"everything__echo", "everything__get-sum"} <= names
+    for word in ("one", "two"):
+        result = mcp_call(
+            gateway.url, _auth(setup["key"]), "call_tool", "everything__echo", {"message": word}
+        )
+        assert not result.is_error and result.content[0].text == f"Echo: {word}"
+    result = mcp_call(
+        gateway.url, _auth(setup["key"]), "call_tool", "everything__get-sum", {"a": 2, "b": 40}
+    )
+    assert "42" in result.content[0].text
+
+
 def test_the_audit_log_links_a_runs_refused_calls(gateway, setup, org, admin_client, admin):
     from orgs.services.service_keys import service_key_create
     from workspace.models import Run
