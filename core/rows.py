@@ -87,10 +87,8 @@ def _select_list(model: type[models.Model], alias: str, using: str) -> str:
     return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
 
-def _instance(model: type[M], values: Sequence[Any], using: str) -> M:
-    """A model instance from the values of `_select_list(model, ...)`, as the ORM builds it."""
+def _built(model: type[M], fields: Sequence[Any], values: Sequence[Any], using: str) -> M:
     connection = connections[using]
-    fields = model._meta.concrete_fields
     converted = []
     for field, value in zip(fields, values, strict=True):
         col = field.get_col(model._meta.db_table)
@@ -98,6 +96,11 @@ def _instance(model: type[M], values: Sequence[Any], using: str) -> M:
             value = conv(value, col, connection)
         converted.append(value)
     return model.from_db(using, [f.attname for f in fields], converted)
+
+
+def _instance(model: type[M], values: Sequence[Any], using: str) -> M:
+    """A model instance from the values of `_select_list(model, ...)`, as the ORM builds it."""
+    return _built(model, model._meta.concrete_fields, values, using)
 
 
 def instance_of(
@@ -105,15 +108,7 @@ def instance_of(
 ) -> M:
     """A model instance from some of its fields' values, as the ORM builds it for `.only()`:
     the other fields are deferred (read from the database on first use)."""
-    connection = connections[using]
-    fields = [model._meta.get_field(name) for name in names]
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for conv in (*connection.ops.get_db_converters(col), *field.get_db_converters(connection)):
-            value = conv(value, col, connection)
-        converted.append(value)
-    return model.from_db(using, [f.attname for f in fields], converted)
+    return _built(model, [model._meta.get_field(name) for name in names], values, using)
 
 
 def fetch_with_related(

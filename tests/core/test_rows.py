@@ -79,3 +79,29 @@ def test_on_postgresql_the_hot_reads_are_prepared_once_per_connection(
         found = rows.fetch_with_related(ScimToken, "org", "prefix", token.prefix)
         assert found.pk == token.pk and found.org.pk == org.pk
     assert _prepared_here() - before == (1 if prepare else 0)
+
+
+def test_fetch_joined_is_the_orm_row_and_its_related_rows(org, member):
+    from gateway.models import McpToken
+    from gateway.tokens import mcp_token_create
+
+    token, _ = mcp_token_create(membership=member, actor=None)
+    paths = ["membership", "membership__user", "membership__org"]
+    ours = rows.fetch_joined(McpToken, paths, "prefix", token.prefix)
+    orm = McpToken.objects.select_related(*paths).get(prefix=token.prefix)
+    assert columns(ours) == columns(orm)
+    assert columns(ours.membership) == columns(orm.membership)
+    assert columns(ours.membership.user) == columns(orm.membership.user)
+    assert columns(ours.membership.org) == columns(orm.membership.org)
+    assert rows.fetch_joined(McpToken, paths, "prefix", "nope") is None
+
+
+def test_a_missing_related_row_is_none_and_instance_of_defers_the_rest(org, member):
+    from workspace.models import Run
+
+    run = Run.objects.create(org=org, member=None, resource_name="x", trigger="api")
+    ours = rows.fetch_joined(Run, ["member", "member__user"], "id", run.pk)
+    assert ours.pk == run.pk and ours.member is None
+    partial = rows.instance_of(User, ["id", "email"], [member.user.pk, member.user.email])
+    assert partial.get_deferred_fields() and partial.email == member.user.email
+    assert partial.full_name == member.user.full_name  # a deferred field, read on use
