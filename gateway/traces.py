@@ -113,7 +113,10 @@ def write_segments(directory: Path) -> int:
     the first database error (the segment stays for the next try)."""
     written = 0
     for segment in sorted(Path(directory).glob("segment-*.jsonl")):
-        lines = segment.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = segment.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:  # another writer (another gateway worker's) took it
+            continue
         traces = []
         for line in lines:
             try:
@@ -129,7 +132,7 @@ def write_segments(directory: Path) -> int:
             close_old_connections()
             connection.close()
             break
-        segment.unlink()
+        segment.unlink(missing_ok=True)
     return written
 
 

@@ -114,6 +114,9 @@ MCP_GATEWAY_URL = os.environ.get("GOVERNANCE_MCP_GATEWAY_URL", "") or "http://12
 # Seconds the gateway may answer from its last database read while the database is down
 # (gateway.outage); 0 refuses every call then.
 MCP_OUTAGE_GRACE = float(os.environ.get("GOVERNANCE_MCP_OUTAGE_GRACE", "") or 120)
+# The MCP SDK's OpenTelemetry span per message (for an installed OTel exporter); the gateway's
+# own traces do not need it.
+MCP_OTEL_SPANS = env_bool("GOVERNANCE_MCP_OTEL_SPANS", False)
 MCP_GATEWAY_HOSTS = [
     h.strip()
     for h in os.environ.get("GOVERNANCE_MCP_GATEWAY_HOSTS", "127.0.0.1:*,localhost:*").split(",")
