@@ -163,6 +163,12 @@ class Client:
         return ms
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds the process has used (user and system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput(make: callable, tool: str) -> tuple[float, int]:
     done = [0] * CLIENTS
     errors: list[str] = []
@@ -250,7 +256,10 @@ def main() -> None:
             direct_ms.append(d.call("echo", {"message": f"p{i}"}))
             gateway_ms.append(g.call("jira__echo", {"message": f"p{i}"}))
         diffs = [b - a for a, b in zip(direct_ms, gateway_ms, strict=True)]
+        cpu0 = process_cpu(gateway.pid)
+        t0 = time.perf_counter()
         gw_rate, gw_calls = throughput(through, "jira__echo")
+        gateway_busy = (process_cpu(gateway.pid) - cpu0) / (time.perf_counter() - t0)
         if profiler is not None:
             import signal
 
@@ -281,6 +290,8 @@ def main() -> None:
             "paired_difference_p95_ms": round(pct(diffs, 95), 3),
             "clients": CLIENTS,
             "gateway_calls_per_s": round(gw_rate),
+            "gateway_cpu_share_of_one_core": round(gateway_busy, 2),
+            "gateway_cpu_ms_per_call": round(gateway_busy * 1000 / gw_rate, 3),
             "direct_calls_per_s": round(direct_rate),
             "gateway_calls": expected,
             "traces_stored": stored,
