@@ -206,6 +206,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     gateway = None
+    missed: list[str] = []
     spool = tempfile.mkdtemp(prefix="bench-gw-spool-")
     try:
         wait_for(up_port)
@@ -296,6 +297,17 @@ def main() -> None:
             "gateway_calls": expected,
             "traces_stored": stored,
         }
+        missed = [
+            name
+            for name, ok in (
+                ("overhead p50 < 2 ms", figures["overhead_p50_ms"] < 2),
+                ("overhead p95 < 5 ms", figures["overhead_p95_ms"] < 5),
+                ("500 calls/s", figures["gateway_calls_per_s"] >= 500),
+                ("every call traced once", stored == expected),
+            )
+            if not ok
+        ]
+        figures["targets_missed"] = missed
         print(json.dumps(figures, indent=2))
     finally:
         if gateway is not None:
@@ -303,6 +315,8 @@ def main() -> None:
             gateway.wait(timeout=15)
         upstream.terminate()
         upstream.wait(timeout=10)
+    if missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -173,10 +173,13 @@ def main() -> None:
                 "exports": exports,
                 "usage_page_90d_per_member_p50_ms": round(statistics.median(pages), 1),
                 "usage_page_90d_per_member_p95_ms": round(pct(pages, 95), 1),
+                "targets_missed": [k for k, v in charts.items() if v["p95_ms"] >= 200],
             },
             indent=2,
         )
     )
+    if any(v["p95_ms"] >= 200 for v in charts.values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
