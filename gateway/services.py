@@ -267,7 +267,9 @@ def rule_create(
 def rule_delete(*, rule: ToolRule, actor: Actor | None) -> None:
     with transaction.atomic():
         current = (
-            ToolRule.objects.select_for_update().select_related("server", "role").get(pk=rule.pk)
+            ToolRule.objects.select_for_update(of=("self",))
+            .select_related("server", "role")
+            .get(pk=rule.pk)
         )
         audit_record(
             action=AuditAction.MCP_TOOL_RULE_DELETED,
