@@ -174,3 +174,24 @@ def test_the_audit_log_links_a_runs_refused_calls(gateway, setup, org, admin_cli
     assert f"/o/{org.slug}/traces/?run={run.pk}&amp;outcome=denied" in page
     run_page = admin_client.get(f"/o/{org.slug}/runs/{run.pk}/").content.decode()
     assert f"/o/{org.slug}/traces/?run={run.pk}" in run_page
+
+
+def test_bad_requests_get_a_clear_error_and_no_500(gateway, setup):
+    headers = {
+        **_auth(setup["key"]),
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    huge = requests.post(
+        f"{gateway.url}/mcp", data=b"x" * (4 * 1024 * 1024 + 1), headers=headers, timeout=20
+    )
+    assert huge.status_code == 413 and "send smaller arguments" in huge.json()["error"]["message"]
+    broken = requests.post(
+        f"{gateway.url}/mcp", data=b'{"jsonrpc": "2.0", ', headers=headers, timeout=10
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == -32700
+    for params in ({"name": 42}, {"name": "jira__echo", "arguments": "text"}, None):
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+        response = requests.post(f"{gateway.url}/mcp", json=body, headers=headers, timeout=10)
+        assert response.status_code < 500, response.text
+        assert "error" in response.json() or response.json()["result"].get("isError")
