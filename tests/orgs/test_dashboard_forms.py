@@ -154,15 +154,15 @@ def test_audit_log_filters_and_errors(admin_client, org, admin):
 
 
 def test_audit_log_keyset_pages(admin_client, org, admin):
-    for i in range(60):
-        team_create(org=org, name=f"T{i:02d}", actor=admin.user)
+    for i in range(60):  # not "T09": every timestamp between 09:00 and 09:59 UTC holds it
+        team_create(org=org, name=f"Team-{i:02d}", actor=admin.user)
     first = admin_client.get("/o/acme/audit/?action=team.created")
-    assert "T59" in first.content.decode() and "T09" not in first.content.decode()
+    assert "Team-59" in first.content.decode() and "Team-09" not in first.content.decode()
     import re
 
     nxt = re.search(r'href="\?([^"]*before=\d+)"', first.content.decode()).group(1)
     second = admin_client.get("/o/acme/audit/?" + nxt.replace("&amp;", "&")).content.decode()
-    assert "T09" in second and "T59" not in second
+    assert "Team-09" in second and "Team-59" not in second
 
 
 def test_api_keys_page_creates_shows_once_and_revokes(member_client, member):
