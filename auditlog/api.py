@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,6 +16,7 @@ from audit.selectors import audit_events
 from auditlog.services import export_start
 from auditlog.views import export_response, filters_from
 from core.exceptions import ValidationFailed
+from orgs.api.renderers import CsvRenderer, JsonLinesRenderer
 from orgs.api.views import OrgAPIView, page_of
 
 
@@ -102,6 +104,8 @@ class AuditExportView(OrgAPIView):
     with `manage.py audit_verify --file`), or CSV. Audited as `audit.exported`."""
 
     capability = "admin.audit_log"
+    # `?format=csv` and `?format=jsonl` pick the body; without these DRF answered them 404.
+    renderer_classes = [JSONRenderer, JsonLinesRenderer, CsvRenderer]
 
     @extend_schema(
         request=None,

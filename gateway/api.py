@@ -5,12 +5,11 @@ rules (`/api/v1/mcp/tool-rules/`) and the policy preview (`/api/v1/mcp/policy-pr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,6 +18,7 @@ from gateway import preview, usage
 from gateway.models import McpServer, McpToken, ToolRule
 from gateway.services import rule_create, rule_delete
 from gateway.tokens import mcp_token_create, mcp_token_revoke
+from orgs.api.renderers import CsvRenderer
 from orgs.api.views import SECRET_SHOWN_ONCE, OrgAPIView, page_of
 
 
@@ -84,21 +84,6 @@ class UsageRowSerializer(serializers.Serializer):
     errors = serializers.IntegerField()
     denied = serializers.IntegerField()
     active_members = serializers.IntegerField(source="members")
-
-
-class CsvRenderer(BaseRenderer):
-    """`?format=csv`: the view's text as it is."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(
-        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
-    ) -> Any:
-        if isinstance(data, str):
-            return data.encode()
-        return json.dumps(data).encode()  # an error's body, said as JSON
 
 
 class UsageView(OrgAPIView):

@@ -106,6 +106,20 @@ def test_a_filtered_export_verifies_what_it_holds(client, org, api_key, tmp_path
     assert code == 0 and report["ok"] and report["events_checked"] == 2
 
 
+def test_the_api_exports_csv_and_json_lines_by_format(client, org, api_key):
+    _events(org)
+    seal_pass()
+    r = api(client, "POST", "/api/v1/audit-events/export/?format=csv", api_key)
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode())))
+    assert rows[0][0] and len(rows) > 1
+    r = api(client, "POST", "/api/v1/audit-events/export/?format=jsonl", api_key)
+    assert r.status_code == 200
+    assert lines_of(b"".join(r.streaming_content))[0]["type"]
+    wrong = api(client, "POST", "/api/v1/audit-events/export/?format=csv&outcome=maybe", api_key)
+    assert wrong.status_code == 400 and b"outcome" in wrong.content
+
+
 def test_the_page_downloads_csv_with_formulas_defused(admin_client, org):
     made = _events(org)
     page = admin_client.get("/o/acme/audit/?action=team.created").content.decode()
