@@ -118,7 +118,7 @@ class AuditExportView(OrgAPIView):
             OpenApiParameter("since", str),
             OpenApiParameter("until", str),
         ],
-        responses={(200, "application/x-ndjson"): str},
+        responses={(200, "application/x-ndjson"): str, (200, "text/csv"): str},
     )
     def post(self, request: Request) -> Any:
         """A POST: the export is audited, and nothing is written on GET. The filters are query

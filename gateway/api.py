@@ -104,15 +104,18 @@ class UsageView(OrgAPIView):
             OpenApiParameter("until", str, description="YYYY-MM-DD; default today (UTC)"),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses=inline_serializer(
-            "Usage",
-            {
-                "dimension": serializers.CharField(),
-                "since": serializers.DateField(),
-                "until": serializers.DateField(),
-                "rows": UsageRowSerializer(many=True),
-            },
-        ),
+        responses={
+            (200, "application/json"): inline_serializer(
+                "Usage",
+                {
+                    "dimension": serializers.CharField(),
+                    "since": serializers.DateField(),
+                    "until": serializers.DateField(),
+                    "rows": UsageRowSerializer(many=True),
+                },
+            ),
+            (200, "text/csv"): str,
+        },
     )
     def get(self, request: Request) -> Any:
         dimension, since, until = usage.period(request.query_params)
