@@ -122,8 +122,21 @@ def server_key(server: McpServer) -> str:
     return cleaned or f"server-{server.pk}"
 
 
-def _plan(caller: Caller, server: McpServer, tool: str, grants: policy.Grants) -> Any:
-    rules, names = gateway_rows.rules(caller.membership.org_id) if server.ruled else ([], {})
+def _rules(caller: Caller, servers: list[McpServer]) -> tuple[list[Any], dict[int, str]]:
+    """The organization's tool rules, read once, and only when one of these servers has any."""
+    if not any(s.ruled for s in servers):
+        return [], {}
+    return gateway_rows.rules(caller.membership.org_id)
+
+
+def _plan(
+    caller: Caller,
+    server: McpServer,
+    tool: str,
+    grants: policy.Grants,
+    ruled: tuple[list[Any], dict[int, str]],
+) -> Any:
+    rules, names = ruled
     return policy.plan(
         grants,
         server_id=server.pk,
@@ -141,9 +154,11 @@ def visible_tools(caller: Caller) -> list[dict[str, Any]]:
     <server key>__<tool>."""
     tools = []
     grants = caller.grants()
-    for server in gateway_rows.servers(caller.membership.org_id, caller.membership.pk):
+    servers = gateway_rows.servers(caller.membership.org_id, caller.membership.pk)
+    ruled = _rules(caller, servers)  # one read for every tool of every server
+    for server in servers:
         for tool in server.tools:
-            if not _plan(caller, server, tool["name"], grants).allowed:
+            if not _plan(caller, server, tool["name"], grants, ruled).allowed:
                 continue
             tools.append(
                 {
@@ -178,7 +193,8 @@ def decide_call(caller: Caller, found: Route | None, name: str) -> str:
     elif not any(t["name"] == found.tool for t in found.server.tools):
         reason = f"{found.server.name} lists no tool {found.tool!r}."
     else:
-        decision = _plan(caller, found.server, found.tool, caller.grants())
+        ruled = _rules(caller, [found.server])
+        decision = _plan(caller, found.server, found.tool, caller.grants(), ruled)
         if decision.allowed:
             return ""
         why = "; ".join(decision.reasons)

@@ -212,3 +212,25 @@ def test_a_reserved_tool_is_hidden_and_refused_and_a_blocked_one_for_admins_too(
     assert access.visible_tools(boss) == []
     _, reason, _ = access.prepare_call(boss, "desk__reply")
     assert "blocks every tool of it" in reason
+
+
+@pytest.mark.django_db
+def test_tools_list_reads_the_rules_once_whatever_the_tools(org, django_assert_max_num_queries):
+    server = McpServer.objects.create(
+        org=org,
+        name="Desk",
+        integration="zendesk",
+        transport="http",
+        url="https://desk.example/mcp",
+        tools=[{"name": f"t{i}", "description": "", "input_schema": {}} for i in range(30)],
+        tools_refreshed_at=timezone.now(),
+    )
+    for i in range(0, 30, 3):
+        rule_create(server=server, tool=f"t{i}", role=None, actor=None)
+    member = membership_add(
+        org=org, email="agent@acme.example", role="admin", full_name="", actor=None
+    ).membership
+    caller = access.authenticate(f"Bearer {mcp_token_create(membership=member, actor=None)[1]}", "")
+    with django_assert_max_num_queries(3):  # the servers, the rules, their tools' cache fill
+        visible = access.visible_tools(caller)
+    assert len(visible) == 20  # every third tool blocked
