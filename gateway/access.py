@@ -38,6 +38,8 @@ class Caller:
     key: Any  # the McpToken or ServiceKey
     # The member's custom roles, read with the token or the run: role id -> (name, permissions).
     roles: dict[int, tuple[str, list[str]]] = field(default_factory=dict)
+    # The organization's enabled servers, read in the same statement (gateway.rows.with_grants).
+    servers: list[McpServer] = field(default_factory=list)
 
     @property
     def org(self) -> Any:
@@ -79,12 +81,12 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 raise Refused("Unknown or revoked service key.")
             key = found[1]
             run_id = as_id(run_header)
-            run, roles = (
+            run, roles, servers = (
                 gateway_rows.with_grants(
                     Run, ("member", "member__user", "member__org"), "member", "id", run_id
                 )
                 if run_id
-                else (None, {})
+                else (None, {}, [])
             )
             if run is None or run.org_id != key.org_id or run.member is None:
                 raise Refused("A service key needs X-Governance-Run: the id of the run it serves.")
@@ -92,7 +94,7 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 raise Refused(f"Run {run.pk} is {run.status}; only a run in progress may call.")
             if not run.member.is_active:
                 raise Refused(f"{run.member.user.email} is deactivated.")
-            return Caller(run.member, run, "service_key", key, roles)
+            return Caller(run.member, run, "service_key", key, roles, servers)
         if token.startswith("gmt_"):
             from gateway.tokens import resolve
 
@@ -102,7 +104,14 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 raise Refused(str(exc)) from exc
             if not minted.membership.is_active:
                 raise Refused("The token's member is deactivated.")
-            return Caller(minted.membership, None, "gateway_token", minted, minted.roles_held)
+            return Caller(
+                minted.membership,
+                None,
+                "gateway_token",
+                minted,
+                minted.roles_held,
+                minted.servers,
+            )
     except (Refused, DatabaseError):
         raise
     except ServiceError as exc:
@@ -154,7 +163,7 @@ def visible_tools(caller: Caller) -> list[dict[str, Any]]:
     <server key>__<tool>."""
     tools = []
     grants = caller.grants()
-    servers = gateway_rows.servers(caller.membership.org_id, caller.membership.pk)
+    servers = caller.servers
     ruled = _rules(caller, servers)  # one read for every tool of every server
     for server in servers:
         for tool in server.tools:
@@ -180,7 +189,7 @@ def route(caller: Caller, name: str) -> Route | None:
     prefix, _, tool = name.partition(SEPARATOR)
     if not tool:
         return None
-    for server in gateway_rows.servers(caller.membership.org_id, caller.membership.pk):
+    for server in caller.servers:
         if server_key(server) == prefix:
             return Route(server, tool)
     return None

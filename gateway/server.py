@@ -14,6 +14,7 @@ low-level server. Per request:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,28 @@ def _db(fn: Any, *args: Any) -> Any:
             close_old_connections()
 
     return asyncio.get_running_loop().run_in_executor(_WORKERS, run)
+
+
+# The tools/call this request carries, as admit() prepared it: (tool name, prepared or None).
+_PREPARED: contextvars.ContextVar[tuple[str | None, Any]] = contextvars.ContextVar(
+    "gateway_prepared", default=(None, None)
+)
+
+
+def _input_schema(name: str) -> dict[str, Any] | None:
+    """The called tool's input schema, for the SDK's check of `Mcp-Param-*` headers at
+    2026-07-28: read from the call admit() prepared, so that the check does not list every
+    tool again (None, no check, for a call that will be refused anyway)."""
+    asked, prepared = _PREPARED.get()
+    if asked != name or prepared is None:
+        return None
+    found, reason, _ = prepared
+    if reason or found is None:
+        return None
+    for tool in found.server.tools:
+        if tool["name"] == found.tool:
+            return tool.get("input_schema") or {"type": "object"}
+    return None
 
 
 def resource_url() -> str:
@@ -296,6 +319,7 @@ def build_app(
         "governance-gateway",
         on_list_tools=_list_handler(memory),
         on_call_tool=_call_handler(spool, sessions),
+        get_tool_input_schema=_input_schema,
     )
     if not settings.MCP_OTEL_SPANS:
         server.middleware = []  # the SDK's no-op span per message: 3 % of a call, unused
@@ -312,6 +336,8 @@ def build_app(
             Route("/healthz", healthz),
         ],
     )
+
+    transport = server.session_manager.asgi_app  # started by `inner`'s lifespan
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/mcp"):
@@ -344,6 +370,12 @@ def build_app(
             state = scope.setdefault("state", {})
             state.update(caller=caller, prepared=(tool, prepared))
             state.update(credential=credential, offline=offline)
+            _PREPARED.set((tool, prepared))
+            if scope["path"] == "/mcp":
+                # Straight to the SDK's transport: Starlette's router and its two exception
+                # middlewares in front of it cost 3 % of a call and add nothing here.
+                await transport(scope, receive, send)
+                return
         elif scope["type"] == "lifespan":
             receive = _closing_on_shutdown(receive, sessions)
         await inner(scope, receive, send)

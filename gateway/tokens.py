@@ -96,11 +96,12 @@ def member_deactivated(membership: Membership, actor: Actor | None) -> None:
 
 
 def _with_roles(prefix: str) -> McpToken | None:
-    """The token by its prefix, its member, user and organization, and the member's custom
-    roles (`roles_held`: role id -> (name, permissions)), in one statement."""
+    """The token by its prefix, its member, user and organization, the member's custom roles
+    (`roles_held`: role id -> (name, permissions)) and the organization's enabled servers
+    (`servers`), in one statement."""
     from gateway.rows import with_grants
 
-    found, roles = with_grants(
+    found, roles, servers = with_grants(
         McpToken,
         ("membership", "membership__user", "membership__org"),
         "membership",
@@ -108,7 +109,7 @@ def _with_roles(prefix: str) -> McpToken | None:
         prefix,
     )
     if found is not None:
-        found.roles_held = roles
+        found.roles_held, found.servers = roles, servers
     return found
 
 

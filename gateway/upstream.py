@@ -155,7 +155,7 @@ class HttpSession:
         return self.http.request(
             method,
             self.url,
-            data=json.dumps(message) if message is not None else None,
+            data=json.dumps(message).encode() if message is not None else None,
             headers=self._headers(),
             allow_redirects=False,
             server_hostname=self.host if self.tls else None,
@@ -259,22 +259,35 @@ class HttpSession:
         await self.http.close()
 
 
-async def _events(lines: Any) -> AsyncIterator[dict[str, Any]]:
-    """The JSON-RPC messages of an event stream (each event's data lines joined)."""
-    data: list[str] = []
-    async for raw in lines:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-        elif not line.strip() and data:
-            message = _message("\n".join(data))
-            data = []
+async def _events(content: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON-RPC messages of an event stream (each event's data lines joined), read in the
+    chunks that arrive (a line at a time cost an await per line), each event handed on as soon
+    as its blank line has arrived. A chunk may end inside a character or a CRLF."""
+    import codecs
+
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+    pending = ""
+    async for chunk in content.iter_any():
+        text = pending + decode(chunk)
+        held = "\r" if text.endswith("\r") else ""  # perhaps half of a CRLF
+        if held:
+            text = text[:-1]
+        if "\r" in text:  # SSE lines end in CRLF, LF or CR
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        *complete, pending = text.split("\n\n")
+        pending += held
+        for event in complete:
+            message = _event_message(event)
             if message is not None:
                 yield message
-    if data:
-        message = _message("\n".join(data))
-        if message is not None:
-            yield message
+    message = _event_message(pending + decode(b"", final=True))
+    if message is not None:
+        yield message
+
+
+def _event_message(event: str) -> dict[str, Any] | None:
+    data = [line[5:].lstrip(" ") for line in event.split("\n") if line.startswith("data:")]
+    return _message("\n".join(data)) if data else None
 
 
 def _message(text: str) -> dict[str, Any] | None:
