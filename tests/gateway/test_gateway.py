@@ -195,3 +195,70 @@ def test_bad_requests_get_a_clear_error_and_no_500(gateway, setup):
         response = requests.post(f"{gateway.url}/mcp", json=body, headers=headers, timeout=10)
         assert response.status_code < 500, response.text
         assert "error" in response.json() or response.json()["result"].get("isError")
+
+
+def _modern_client(url: str, headers: dict, *steps):
+    """The SDK's own `Client` (mcp 2.x, mode "auto"): it probes `server/discover` and then
+    speaks 2026-07-28, one self-contained POST per request with its routing headers. Returns
+    what each step gave (or the MCPError it raised) and the protocol version of every POST."""
+    import httpx2
+    from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from gateway.upstream import run_sync
+
+    versions = []
+
+    async def seen(request):
+        versions.append(request.headers.get("mcp-protocol-version"))
+
+    async def run():
+        out = []
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=20, event_hooks={"request": [seen]}) as h,
+            Client(streamable_http_client(f"{url}/mcp", http_client=h)) as client,
+        ):
+            for method, *args in steps:
+                try:
+                    out.append(await getattr(client, method)(*args))
+                except MCPError as exc:
+                    out.append(exc)
+        return out
+
+    return run_sync(run), versions
+
+
+def test_the_sdks_own_client_speaks_2026_07_28_through_the_gateway(
+    gateway, setup, org, monkeypatch
+):
+    from gateway import access
+
+    listed = []
+    visible_tools = access.visible_tools
+
+    def counted(caller):  # calls through: only counts how often every tool is listed
+        listed.append(caller)
+        return visible_tools(caller)
+
+    monkeypatch.setattr(access, "visible_tools", counted)
+    (tools, added, echoed), versions = _modern_client(
+        gateway.url,
+        _auth(setup["key"]),
+        ("list_tools",),
+        ("call_tool", "jira__add", {"a": 2, "b": 3}),
+        ("call_tool", "jira__echo", {"text": "hi"}),
+    )
+    assert set(versions) == {"2026-07-28"}
+    assert sorted(t.name for t in tools.tools) == ["jira__add", "jira__echo"]
+    assert not added.is_error and added.content[0].text == "5"
+    assert not echoed.is_error
+    # The SDK checks a 2026-07-28 call's Mcp-Param headers against the tool's input schema:
+    # the gateway answers from the call it prepared, without listing every tool again.
+    assert len(listed) == 1
+
+    (refused,), _ = _modern_client(
+        gateway.url, _auth(setup["outsider_key"]), ("call_tool", "jira__add", {"a": 1, "b": 1})
+    )
+    assert isinstance(refused, MCPError) and "may not use jira" in str(refused)
+    denied = AuditEvent.objects.filter(org_id=org.pk, action="access.denied").latest("id")
+    assert denied.data["tool"] == "jira__add"
