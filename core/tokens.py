@@ -32,13 +32,16 @@ def mint(kind: str) -> tuple[str, str, str]:
     return prefix, secret, token_hash(secret)
 
 
+def prefix_of(kind: str, secret: str) -> str:
+    """The public prefix of a secret of this kind ("" for a secret of another kind)."""
+    return secret[len(kind) :].split("_", 1)[0] if secret.startswith(kind) else ""
+
+
 def lookup(fetch: Callable[[str], M | None], kind: str, secret: str) -> M | None:
     """The row whose hash matches `secret`, or None; `fetch(prefix)` reads the row with that
     public prefix. Hashes even when the prefix is unknown, so timing does not tell known
     prefixes apart."""
-    prefix = ""
-    if secret.startswith(kind):
-        prefix = secret[len(kind) :].split("_", 1)[0]
+    prefix = prefix_of(kind, secret)
     row = fetch(prefix) if prefix else None
     expected = getattr(row, "key_hash", _NO_MATCH)
     if hmac.compare_digest(expected, token_hash(secret)) and row is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
 
 from audit.choices import AuditAction
@@ -112,8 +113,8 @@ def authenticate(authorization: str, run_header: str) -> Caller:
                 minted.roles_held,
                 minted.servers,
             )
-    except (Refused, DatabaseError):
-        raise
+    except (Refused, DatabaseError, SynchronousOnlyOperation):
+        raise  # the last: on the event loop, a read gateway.aio has to leave to a thread
     except ServiceError as exc:
         raise Refused(exc.message) from exc
     except Exception as exc:  # DRF's AuthenticationFailed from the service key check

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import access, outage, pool, traces, upstream
+from gateway import access, aio, outage, pool, traces, upstream
 
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
@@ -288,14 +288,15 @@ def _too_large() -> JSONResponse:
     )
 
 
-def _closing_on_shutdown(receive: Any, sessions: pool.Pool) -> Any:
+def _closing_on_shutdown(receive: Any, sessions: pool.Pool, reads: aio.Reads) -> Any:
     """The server's lifespan messages, the upstream sessions closed (stdio processes ended)
-    when the server shuts down."""
+    and the event loop's database connections closed when the server shuts down."""
 
     async def wrapped() -> dict:
         message = await receive()
         if message.get("type") == "lifespan.shutdown":
             await sessions.close()
+            await reads.close()
         return message
 
     return wrapped
@@ -315,6 +316,7 @@ def build_app(
     # (started by `manage.py mcp_gateway`) writes the segments to the database.
     flusher = traces.Flusher(spool, flush_interval, write=writer == "thread").start()
     sessions = pool.Pool()
+    reads = aio.Reads()
     server = Server(
         "governance-gateway",
         on_list_tools=_list_handler(memory),
@@ -356,7 +358,10 @@ def build_app(
             digest = outage.key(authorization, run, tool or "")
             offline = False
             try:
-                caller, prepared = await _db(access.admit, authorization, run, tool)
+                admitted = await aio.admit(reads, authorization, run, tool)
+                if admitted is None:
+                    admitted = await _db(access.admit, authorization, run, tool)
+                caller, prepared = admitted
                 memory.remember(digest, (caller, prepared))
             except access.Refused as exc:
                 await _unauthorized(str(exc))(scope, receive, send)
@@ -377,10 +382,11 @@ def build_app(
                 await transport(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
-            receive = _closing_on_shutdown(receive, sessions)
+            receive = _closing_on_shutdown(receive, sessions, reads)
         await inner(scope, receive, send)
 
     app.spool = spool  # type: ignore[attr-defined]
     app.sessions = sessions  # type: ignore[attr-defined]
+    app.reads = reads  # type: ignore[attr-defined]
     app.flusher = flusher  # type: ignore[attr-defined]
     return app

@@ -21,6 +21,9 @@ from gateway.models import McpToken
 from orgs.models import Membership
 
 PREFIX = "gmt_"
+# How a token is read with its member, user, organization, roles and servers
+# (gateway.rows.with_grants: model, related paths, the membership's path, the field matched).
+READ = (McpToken, ("membership", "membership__user", "membership__org"), "membership", "prefix")
 MAX_DAYS = 365
 
 
@@ -95,19 +98,18 @@ def member_deactivated(membership: Membership, actor: Actor | None) -> None:
         )
 
 
+def prefix_of(secret: str) -> str:
+    """The public prefix of a gateway token ("" for anything else)."""
+    return tokens.prefix_of(PREFIX, secret)
+
+
 def _with_roles(prefix: str) -> McpToken | None:
     """The token by its prefix, its member, user and organization, the member's custom roles
     (`roles_held`: role id -> (name, permissions)) and the organization's enabled servers
     (`servers`), in one statement."""
     from gateway.rows import with_grants
 
-    found, roles, servers = with_grants(
-        McpToken,
-        ("membership", "membership__user", "membership__org"),
-        "membership",
-        "prefix",
-        prefix,
-    )
+    found, roles, servers = with_grants(*READ, prefix)
     if found is not None:
         found.roles_held, found.servers = roles, servers
     return found
