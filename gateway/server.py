@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError
 from django.utils import timezone
 from mcp import MCPError
@@ -85,6 +86,16 @@ def _input_schema(name: str) -> dict[str, Any] | None:
     return None
 
 
+async def _loop_or_db(fn: Any, *args: Any) -> Any:
+    """A read-only `fn` on the event loop when it needs no database (the caller's servers and
+    roles came with the caller, tool lists are cached); when it does, Django refuses the
+    query (SynchronousOnlyOperation) before it runs, and `fn` runs in a worker thread."""
+    try:
+        return fn(*args)
+    except SynchronousOnlyOperation:
+        return await _db(fn, *args)
+
+
 def resource_url() -> str:
     return settings.MCP_GATEWAY_URL.rstrip("/") + "/mcp"
 
@@ -94,7 +105,7 @@ def _list_handler(memory: outage.LastKnown) -> Any:
         state = ctx.request.state
         digest = state.credential + "\0tools/list"
         try:
-            tools = await _db(access.visible_tools, state.caller)
+            tools = await _loop_or_db(access.visible_tools, state.caller)
             memory.remember(digest, tools)
         except DatabaseError as exc:
             tools = memory.recall(digest)

@@ -1,7 +1,8 @@
 """A gateway token's read on the event loop (gateway.aio): on PostgreSQL a call whose caller
 needs nothing more from the database is admitted without a worker thread; anything that needs
 the database again (refreshing "last used", auditing a refusal) runs all of `admit` in a worker
-thread, once: a refusal is audited exactly once."""
+thread, once: a refusal is audited exactly once. A tools/list is answered on the loop when it
+needs no tool rules, on either database."""
 
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ def test_a_call_is_admitted_on_the_loop_on_postgresql(gateway, setup, trips):
     assert gateway.app.reads.enabled is on_postgresql
     # initialize, notifications/initialized, the SDK's tools/list, the call: four requests.
     assert trips.count("admit") == (0 if on_postgresql else 4)
+    # The tools/list needed nothing more than the caller: answered on the loop as well.
+    assert "visible_tools" not in trips
+
+
+def test_a_tools_list_that_needs_the_rules_reads_them_in_a_worker_thread(
+    gateway, setup, admin, trips
+):
+    from gateway.models import McpServer
+    from gateway.services import rule_create
+
+    _fresh(setup["key"])
+    server = McpServer.objects.get(name="Jira")
+    rule_create(server=server, tool="add", role=None, actor=admin.user)
+    tools = mcp_call(gateway.url, auth(setup["key"]), "list_tools")
+    assert [t.name for t in tools.tools] == ["jira__echo"]
+    assert "visible_tools" in trips
 
 
 def test_refreshing_last_used_takes_the_worker_thread(gateway, setup, trips):
