@@ -10,8 +10,8 @@ So on PostgreSQL a request with a gateway token (`gmt_…`) reads that row here,
 very same `access.admit` on the loop with the row handed to it (gateway.rows.READ_AHEAD):
 the same checks, the same decision. Whatever else would touch the database (a tool rule to
 read, a refusal to audit, a credential to fetch, "last used" to refresh, a tool list not yet
-cached) makes Django raise SynchronousOnlyOperation before any statement runs, and the whole
-`admit` runs again in a worker thread, as it always did. A service key, SQLite, or any
+cached) is refused before any statement runs (`on_loop`), and the whole `admit` runs again
+in a worker thread, as it always did. A service key, SQLite, or any
 failure of the async connection (the database down included) takes the worker thread too,
 which is where the outage fallback (gateway.outage) is decided.
 
@@ -133,8 +133,29 @@ async def admit(reads: Reads, authorization: str, run: str, tool: str | None) ->
         return None
     ahead = gateway_rows.READ_AHEAD.set({(key, prefix): row})
     try:
-        return access.admit(authorization, run, tool)
-    except SynchronousOnlyOperation:
-        return None  # it needs the database again: all of it in a worker thread
+        done, admitted = on_loop(access.admit, authorization, run, tool)
     finally:
         gateway_rows.READ_AHEAD.reset(ahead)
+    return admitted if done else None  # not done: it needs the database, in a worker thread
+
+
+class QueryOnLoop(SynchronousOnlyOperation):
+    """A statement asked for on the event loop, refused before it ran."""
+
+
+def _refuse(*_: Any) -> Any:
+    raise QueryOnLoop("A query on the gateway's event loop: it runs in a worker thread.")
+
+
+def on_loop(fn: Any, *args: Any) -> tuple[bool, Any]:
+    """(True, fn(*args)) when `fn` needed no database; (False, None) when it asked for a
+    statement, which was refused before it ran (nothing written). Django refuses queries on
+    an event loop by itself (SynchronousOnlyOperation), but not when DJANGO_ALLOW_ASYNC_UNSAFE
+    is set (as browser test tools do), so every statement is refused here as well."""
+    from django.db import connection
+
+    try:
+        with connection.execute_wrapper(_refuse):
+            return True, fn(*args)
+    except SynchronousOnlyOperation:
+        return False, None

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError
 from django.utils import timezone
 from mcp import MCPError
@@ -88,12 +87,10 @@ def _input_schema(name: str) -> dict[str, Any] | None:
 
 async def _loop_or_db(fn: Any, *args: Any) -> Any:
     """A read-only `fn` on the event loop when it needs no database (the caller's servers and
-    roles came with the caller, tool lists are cached); when it does, Django refuses the
-    query (SynchronousOnlyOperation) before it runs, and `fn` runs in a worker thread."""
-    try:
-        return fn(*args)
-    except SynchronousOnlyOperation:
-        return await _db(fn, *args)
+    roles came with the caller, tool lists are cached); when it does, the query is refused
+    before it runs (aio.on_loop), and `fn` runs in a worker thread."""
+    done, value = aio.on_loop(fn, *args)
+    return value if done else await _db(fn, *args)
 
 
 def resource_url() -> str:

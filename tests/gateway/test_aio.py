@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def trips(monkeypatch):
-    """The functions the gateway sent to its worker threads, by name (calls through)."""
+    """The functions the gateway sent to its worker threads, by name (calls through). With
+    Django's own refusal of queries on an event loop switched off (DJANGO_ALLOW_ASYNC_UNSAFE,
+    as browser test tools set it): the gateway refuses them itself. Django's refusal alone is
+    test_on_loop_with_djangos_own_refusal."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     sent = []
     db = gateway_server._db
 
@@ -88,3 +92,36 @@ def test_a_refusal_on_the_loop_is_audited_once_in_a_worker_thread(gateway, setup
     assert after.count() == before + 1
     assert after.latest("id").data["tool"] == "jira__add"
     assert "admit" in trips
+
+
+def test_on_loop_with_djangos_own_refusal():
+    """On an event loop of its own thread (this process's main thread may hold a browser test
+    tool's loop), with DJANGO_ALLOW_ASYNC_UNSAFE unset: a function that needs no database runs
+    there; one that asks for a statement is refused before it runs, and says so."""
+    import asyncio
+    import os
+    import threading
+
+    from gateway.aio import on_loop
+
+    def reads():
+        return McpToken.objects.count()
+
+    out = {}
+
+    def run():
+        async def main():
+            out["pure"] = on_loop(lambda: 41 + 1)
+            out["reads"] = on_loop(reads)
+
+        asyncio.run(main())
+
+    saved = os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(10)
+    finally:
+        if saved is not None:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
+    assert out == {"pure": (True, 42), "reads": (False, None)}
