@@ -2,7 +2,6 @@
 sign-in, the REST API, SCIM and health."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from auditlog.views import AuditEventView, AuditExportView, AuditLogView, AuditVerifyView
 from credentials import views as credentials
@@ -343,7 +342,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("api/v1/", include("governance.api_urls")),
     path("scim/v2/", include("scim.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", views.ApiSchemaView.as_view(), name="api-schema"),
 ]
 
 handler403 = "governance.views.error_403"

@@ -3,6 +3,7 @@ app), health checks and the error pages."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from drf_spectacular.views import SpectacularAPIView
 
 from audit.choices import AuditAction
 from audit.selectors import AuditFilter, audit_page
@@ -97,3 +99,17 @@ def error_500(request: HttpRequest) -> HttpResponse:
     return _api_error(request, 500, "server_error", "Internal error; it was logged.") or render(
         request, "500.html", status=500
     )
+
+
+_SCHEMA = threading.Lock()
+
+
+class ApiSchemaView(SpectacularAPIView):
+    """The OpenAPI document at /api/schema/, generated one request at a time per process:
+    drf-spectacular loads its extensions' target classes lazily, without a lock, and two
+    first requests at once in a fresh process raced there (AttributeError in
+    plumbing._load_class: 7 of 8 concurrent first requests answered 500)."""
+
+    def _get_schema_response(self, request: Any) -> Any:
+        with _SCHEMA:
+            return super()._get_schema_response(request)
