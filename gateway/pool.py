@@ -76,7 +76,7 @@ def _connect_failure(exc: BaseException | None) -> bool:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     name = type(exc).__name__
-    connect = {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ClientConnectorDNSError"}
+    connect = {"ConnectError", "ConnectTimeout", "ConnectFailed"}
     return name in connect or isinstance(exc, ConnectionRefusedError)
 
 
@@ -174,8 +174,8 @@ class Pool:
         except (OSError, TimeoutError) as exc:
             self._close(entry)
             raise Broken(upstream._describe(exc), resend=_connect_failure(exc)) from exc
-        except Exception as exc:  # the HTTP client's errors (aiohttp.ClientError, …)
-            if not type(exc).__module__.startswith(("httpx", "httpcore", "aiohttp")):
+        except Exception as exc:  # the SDK's HTTP client's errors (httpx, …)
+            if not type(exc).__module__.startswith(("httpx", "httpcore")):
                 raise
             self._close(entry)
             raise Broken(upstream._describe(exc), resend=_connect_failure(exc)) from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway import access, aio, outage, pool, traces, upstream
+
+log = logging.getLogger(__name__)
 
 FORBIDDEN = -32003  # an MCP error code of ours: the call is not allowed
 
@@ -134,6 +137,20 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _spool_trace(spool: traces.Spool, fields: dict[str, Any], arguments: Any, result: Any) -> None:
+    """A call's trace, with its arguments and result, appended to the spool."""
+    try:
+        spool.append(
+            traces.record(
+                **fields,
+                arguments=_text(arguments),
+                result=_text(result.model_dump(mode="json")) if result is not None else None,
+            )
+        )
+    except Exception:  # the spool's disk: logged, and the call has been answered
+        log.exception("gateway: a trace of %s could not be spooled", fields.get("tool"))
+
+
 def _call_handler(spool: traces.Spool, sessions: pool.Pool) -> Any:
     async def call_tool(ctx: Any, params: Any) -> mcp_types.CallToolResult:
         caller = ctx.request.state.caller
@@ -166,31 +183,30 @@ def _call_handler(spool: traces.Spool, sessions: pool.Pool) -> Any:
                 outcome = "error"
             return result
         finally:
-            # The trace goes to the local spool; the database write never holds up the call.
+            # The trace goes to the local spool once the answer is on its way (the callback runs
+            # after the SDK has handed the response to the server); the database write never
+            # holds up the call.
             server = found.server if found else None
-            spool.append(
-                traces.record(
-                    org_id=caller.org.pk,
-                    member_id=caller.membership.pk,
-                    member_label=caller.membership.user.email,
-                    run_id=caller.run.pk if caller.run else None,
-                    agent_id=caller.run.agent_id if caller.run else None,
-                    workflow_id=caller.run.workflow_id if caller.run else None,
-                    team_id=caller.run.team_id if caller.run else None,
-                    client=f"{caller.via}:{getattr(caller.key, 'prefix', '')}",
-                    server_id=server.pk if server else None,
-                    server_name=server.name if server else "",
-                    integration=server.integration if server else "",
-                    tool=found.tool if found else name,
-                    outcome=outcome,
-                    error=error[:1000],
-                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                    offline=bool(getattr(ctx.request.state, "offline", False)),
-                    arguments=_text(arguments),
-                    result=_text(result.model_dump(mode="json")) if result is not None else None,
-                    at=timezone.now().isoformat(),
-                )
-            )
+            fields = {
+                "org_id": caller.org.pk,
+                "member_id": caller.membership.pk,
+                "member_label": caller.membership.user.email,
+                "run_id": caller.run.pk if caller.run else None,
+                "agent_id": caller.run.agent_id if caller.run else None,
+                "workflow_id": caller.run.workflow_id if caller.run else None,
+                "team_id": caller.run.team_id if caller.run else None,
+                "client": f"{caller.via}:{getattr(caller.key, 'prefix', '')}",
+                "server_id": server.pk if server else None,
+                "server_name": server.name if server else "",
+                "integration": server.integration if server else "",
+                "tool": found.tool if found else name,
+                "outcome": outcome,
+                "error": error[:1000],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                "offline": bool(getattr(ctx.request.state, "offline", False)),
+                "at": timezone.now().isoformat(),
+            }
+            asyncio.get_running_loop().call_soon(_spool_trace, spool, fields, arguments, result)
 
     return call_tool
 

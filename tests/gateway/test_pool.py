@@ -85,3 +85,29 @@ def test_each_credential_gets_its_own_session(settings):
     assert _key(server, {}) != alice
     moved = SimpleNamespace(pk=1, transport="http", url="https://mcp2.example/mcp", command="")
     assert _key(moved, {"Authorization": "Bearer alice-token"}) != alice
+
+
+def test_a_request_the_upstream_sends_during_a_call_is_answered_and_the_call_ends(
+    gateway, setup, org
+):
+    """The upstream asks the client a question (elicitation) on the call's event stream and
+    waits for the answer: the gateway answers it, on another connection, that it does not pass
+    such requests on, and the call ends with the upstream's result. The session serves the
+    next call."""
+    from gateway.models import McpServer
+    from gateway.services import tools_refresh
+
+    setup["upstream"].start("asks")
+    tools_refresh(server=McpServer.objects.get(org=org, name="Jira"))
+    result = mcp_call(gateway.url, auth(setup["key"]), "call_tool", "jira__confirm", {})
+    assert result.content[0].text == (
+        "not asked: The governance gateway does not pass elicitation/create on to its clients."
+    )
+    assert _echo(gateway, setup["key"], "after") == "after"
+    gateway.app.spool.flush()
+    assert list(
+        ToolTrace.objects.filter(org=org).order_by("at").values_list("tool", "outcome")
+    ) == [
+        ("confirm", "ok"),
+        ("echo", "ok"),
+    ]

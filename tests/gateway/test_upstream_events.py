@@ -19,7 +19,7 @@ class Content:
 
 def read(chunks):
     async def run():
-        return [m async for m in _events(Content(chunks))]
+        return [m async for m in _events(Content(chunks).iter_any())]
 
     return run_sync(run)
 

@@ -1,25 +1,35 @@
 """A small MCP server for the tests, built with the SDK's MCPServer and served over Streamable
 HTTP on 127.0.0.1 (uvicorn). TOOLS=v2 serves a changed tool set: echo's description changes,
-`add` is gone and `search` is new. Every request's Authorization header is appended to
-RECORD, so a test can see which credential reached the upstream."""
+`add` is gone and `search` is new. TOOLS=asks adds `confirm` to v1: it asks the client a
+question (elicitation) in the middle of the call, on the call's own event stream. Every
+request's Authorization header is appended to RECORD, so a test can see which credential
+reached the upstream."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel
 
 VERSION = os.environ.get("TOOLS", "v1")
 server = MCPServer("upstream-test")
 
 
-@server.tool(description="Echo the text back." if VERSION == "v1" else "Echo the text, shouted.")
+V1 = VERSION != "v2"  # "asks" is v1 and one tool more
+
+
+@server.tool(description="Echo the text back." if V1 else "Echo the text, shouted.")
 def echo(text: str) -> str:
-    return text if VERSION == "v1" else text.upper()
+    return text if V1 else text.upper()
 
 
-if VERSION == "v1":
+class Go(BaseModel):
+    go: bool
+
+
+if V1:
 
     @server.tool(description="Add two numbers.")
     def add(a: int, b: int) -> int:
@@ -30,6 +40,17 @@ else:
     @server.tool(description="Search the knowledge base.")
     def search(query: str, limit: int = 5) -> list[str]:
         return [f"{query} #{i}" for i in range(limit)]
+
+
+if VERSION == "asks":
+
+    @server.tool(description="Ask the user to confirm, in the middle of the call.")
+    async def confirm(ctx: Context) -> str:
+        try:  # a request to the client on the call's own event stream
+            answer = await ctx.elicit("Go ahead?", Go)
+        except Exception as exc:
+            return f"not asked: {exc}"
+        return f"answered: {answer.action}"
 
 
 def app():
