@@ -72,7 +72,7 @@ class Answer:
         self.status = status
         length = "content-length" in self.headers
         chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        self.until_close = not length and not chunked
+        self.until_close = not length and not chunked and status not in (204, 304)
         if not self.head.done():
             self.head.set_result(None)
 
@@ -162,8 +162,12 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         assert self.answer is not None
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # informational (103 Early Hints): the answer comes after it
+            self.answer.headers.clear()
+            return
         self.keep = self.parser.should_keep_alive()
-        self.answer._headers_done(self.parser.get_status_code())
+        self.answer._headers_done(status)
 
     def on_body(self, body: bytes) -> None:
         assert self.answer is not None
@@ -173,7 +177,8 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.answer is not None
-        self.answer._finish()
+        if self.answer.head.done():  # not the end of an informational answer
+            self.answer._finish()
 
     # the client's side
     def send(self, request: bytes) -> Answer:
@@ -223,6 +228,8 @@ class Client:
     ) -> None:
         self.address, self.port = address, port
         self.tls = ssl.create_default_context() if tls_host else None
+        if self.tls is not None:
+            self.tls.set_alpn_protocols(["http/1.1"])
         self.tls_host = tls_host
         self.idle: list[_Connection] = []
         self.limit = limit

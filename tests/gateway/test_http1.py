@@ -140,6 +140,21 @@ def test_connection_close_and_a_body_ended_by_the_close_are_not_kept():
     assert run(go).connections == 2
 
 
+def test_an_informational_answer_before_the_answer_is_passed_over():
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+    async def go():
+        async with Scripted(early + ok(b"the answer"), ok(b"kept")) as server:
+            client = http1.Client("127.0.0.1", server.port, None)
+            async with client.request("POST", "/", {}, b"{}") as answer:
+                assert answer.status == 200 and "link" not in answer.headers
+                assert await answer.read() == b"the answer"
+            assert await _read(client) == (200, b"kept")
+            return server
+
+    assert run(go).connections == 1
+
+
 def test_an_idle_connection_past_keep_idle_is_not_reused(monkeypatch):
     monkeypatch.setattr(http1, "KEEP_IDLE", 0.05)
 
