@@ -6,6 +6,7 @@ organization admin picks one by name and never types a command line)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -166,16 +167,17 @@ class HttpSession:
         from gateway import http1
 
         self.http = http1.Client(self.address, self.port, self.host if self.tls else None)
-        result = await self.request(
-            "initialize",
-            {
-                "protocolVersion": mcp_types.LATEST_PROTOCOL_VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": "governance-gateway", "version": "1"},
-            },
-        )
-        self.version = str(result.get("protocolVersion") or mcp_types.LATEST_PROTOCOL_VERSION)
-        await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        async with asyncio.timeout(TIMEOUT):  # an upstream that never answers fails the open
+            result = await self.request(
+                "initialize",
+                {
+                    "protocolVersion": mcp_types.LATEST_PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "governance-gateway", "version": "1"},
+                },
+            )
+            self.version = str(result.get("protocolVersion") or mcp_types.LATEST_PROTOCOL_VERSION)
+            await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return self
 
     async def _send(self, message: dict[str, Any], limited: bool = True) -> None:

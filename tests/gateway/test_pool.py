@@ -111,3 +111,53 @@ def test_a_request_the_upstream_sends_during_a_call_is_answered_and_the_call_end
         ("confirm", "ok"),
         ("echo", "ok"),
     ]
+
+
+def test_an_upstream_that_never_answers_fails_the_call_and_the_next_call_tries_again(
+    settings, monkeypatch
+):
+    """A server that accepts the connection and says nothing: the session's opening gives up
+    after the timeout (the call fails with the reason), nothing is left waiting, and the next
+    call opens a new session rather than waiting on the dead one."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from gateway import pool, upstream
+    from gateway.upstream import run_sync
+
+    settings.MCP_ALLOW_HTTP_UPSTREAMS = True
+    settings.MCP_ALLOW_PRIVATE_UPSTREAMS = True
+    monkeypatch.setattr(upstream, "TIMEOUT", 0.5)
+
+    async def go():
+        accepted = []
+
+        async def silent(reader, writer):
+            accepted.append(writer)
+            await reader.read()  # until the gateway hangs up
+
+        listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        server = SimpleNamespace(
+            pk=1, transport="http", url=f"http://127.0.0.1:{port}/mcp", command=""
+        )
+        sessions = pool.Pool()
+        outcomes = []
+        for _ in range(2):
+            started = time.monotonic()
+            try:
+                await sessions.call(server, {}, "echo", {"text": "x"})
+            except (TimeoutError, pool.Broken) as exc:
+                outcomes.append((type(exc).__name__, time.monotonic() - started))
+            await asyncio.sleep(0.2)  # the session's own timeout has ended it
+        await asyncio.sleep(0.6)  # the sessions' own timeouts end their tasks
+        tasks = [e.task for e in list(sessions.entries.values())]
+        await sessions.close()
+        listener.close()
+        return outcomes, sessions.opened, len(accepted), tasks
+
+    outcomes, opened, accepted, left = run_sync(go)
+    assert len(outcomes) == 2 and all(seconds < 2 for _, seconds in outcomes), outcomes
+    assert (opened, accepted) == (2, 2), outcomes  # the second call did not wait on the first session
+    assert left == []  # no session is left open
