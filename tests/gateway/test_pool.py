@@ -159,5 +159,5 @@ def test_an_upstream_that_never_answers_fails_the_call_and_the_next_call_tries_a
 
     outcomes, opened, accepted, left = run_sync(go)
     assert len(outcomes) == 2 and all(seconds < 2 for _, seconds in outcomes), outcomes
-    assert (opened, accepted) == (2, 2), outcomes  # the second call did not wait on the first session
+    assert (opened, accepted) == (2, 2), outcomes  # the second call did not wait on the first
     assert left == []  # no session is left open
