@@ -150,6 +150,26 @@ def _payload(trace: Any, direction: str, text: str, keep: bool, at: datetime) ->
     )
 
 
+# Seconds a writer's transaction may sit idle before PostgreSQL ends its session. A writer that
+# lost its connection mid-transaction (a network fault that the server's side never saw) leaves
+# a backend idle in that transaction, holding the segment's rows uncommitted: the writer's next
+# try of the segment would wait on them until TCP keepalive ended the backend, about two hours.
+# The writer's own statements follow one another at once, so a minute idle means abandoned.
+IDLE_IN_TRANSACTION = 60.0
+
+
+def _end_if_abandoned() -> None:
+    """In the writer's transaction: PostgreSQL ends the session if it is left idle in it."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                [str(int(IDLE_IN_TRANSACTION * 1000))],
+            )
+
+
 def store(traces: list[dict[str, Any]]) -> int:
     """Inserts these traces and their payloads in one transaction, skipping any already stored
     (by trace_id); returns how many were new."""
@@ -159,6 +179,7 @@ def store(traces: list[dict[str, Any]]) -> int:
     if not traces:
         return 0
     with transaction.atomic():
+        _end_if_abandoned()
         ids = [t["trace_id"] for t in traces]
         known = {
             str(i)

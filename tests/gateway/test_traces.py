@@ -100,6 +100,65 @@ def test_a_database_outage_loses_nothing_and_duplicates_nothing(org, tmp_path):
     spool.close()
 
 
+def test_a_writer_that_vanished_mid_transaction_does_not_hold_the_next_try(org, monkeypatch):
+    """A writer stuck after its inserts, before its commit (to PostgreSQL, a session idle in a
+    transaction: what a network fault leaves behind), holds the segment's rows. PostgreSQL ends
+    that session after IDLE_IN_TRANSACTION, so the next try stores the segment, exactly once,
+    instead of waiting on those rows until TCP keepalive ends the session (hours)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's idle_in_transaction_session_timeout; SQLite has one writer")
+    import threading
+    import time
+
+    from django.db import connections
+
+    from gateway import traces
+
+    monkeypatch.setattr(traces, "IDLE_IN_TRANSACTION", 1.0)
+    segment = _records(org, 3)
+    stuck, freed = threading.Event(), threading.Event()
+    real_mark = traces._mark_days
+
+    def mark_then_hang(made):
+        real_mark(made)
+        if threading.current_thread().name == "vanished-writer":
+            stuck.set()
+            freed.wait(30)  # the process hangs here; its session sits idle in the transaction
+
+    monkeypatch.setattr(traces, "_mark_days", mark_then_hang)
+    failures = []
+
+    def vanished():
+        try:
+            traces.store(segment)
+        except Exception as exc:  # its session was ended under it
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=vanished, name="vanished-writer")
+    first.start()
+    assert stuck.wait(10)
+    retried = []
+    started = time.monotonic()
+    retry = threading.Thread(
+        target=lambda: retried.append(traces.store(segment)) or connections.close_all()
+    )
+    retry.start()
+    retry.join(15)
+    waited = time.monotonic() - started
+    freed.set()
+    first.join(15)
+    assert retried == [3], f"the retry did not finish in {waited:.1f} s"
+    assert waited < 10
+    from django.db import DatabaseError
+
+    assert len(failures) == 1 and isinstance(failures[0], DatabaseError)  # its commit failed
+    ids = [t["trace_id"] for t in segment]
+    assert ToolTrace.objects.filter(trace_id__in=ids).count() == 3
+    assert ToolTracePayload.objects.filter(trace__trace_id__in=ids).count() == 6
+
+
 def test_a_runs_call_carries_its_agent_and_team_for_the_filters(
     gateway, setup, org, admin, admin_client
 ):
