@@ -361,7 +361,8 @@ SPECTACULAR_SETTINGS = {
     "`Authorization: Bearer gov_...`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema is readable with a member's API key or the organization's service key.
+    # The schema describes the API, no organization's data: anyone may read it (drf-spectacular's
+    # default SERVE_PERMISSIONS, AllowAny), and a request may carry either kind of key.
     "SERVE_AUTHENTICATION": [
         "orgs.api.auth.ServiceKeyAuthentication",
         "orgs.api.auth.ApiKeyAuthentication",
