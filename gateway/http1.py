@@ -8,7 +8,7 @@ server-everything on loopback, one `tools/call` at a time, a call took 1.69-1.81
 aiohttp and 1.53-1.54 ms here, the same exchange, answer and validation; under load aiohttp's
 request was 15 % of the gateway's CPU. This client does only what the gateway's upstream calls
 need: POST and DELETE, request bodies of known length, answers sized, chunked or ended by the
-connection's close, TLS with the system's certificate authorities and the URL's host name.
+connection's close, TLS verified for the URL's host name (`tls_context`).
 
 - A connection is connected to the address the SSRF guard checked (the caller's `address`),
   with the URL's host in the Host header and as the TLS server name.
@@ -219,6 +219,14 @@ def _request_bytes(method: str, target: str, headers: dict[str, str], body: byte
     return head + body if body else head
 
 
+def tls_context() -> ssl.SSLContext:
+    """What an upstream's certificate is verified against, by both of the gateway's upstream
+    clients (this one for calls, the SDK's for listing tools): the system's certificate
+    authorities, or the bundle that SSL_CERT_FILE or SSL_CERT_DIR names instead (OpenSSL reads
+    them), e.g. a company's private CA for its internal MCP servers."""
+    return ssl.create_default_context()
+
+
 class Client:
     """Kept connections to one origin: `address` and `port` to connect to, `tls_host` the name
     TLS verifies (None: plain HTTP)."""
@@ -227,7 +235,7 @@ class Client:
         self, address: str, port: int, tls_host: str | None, limit: int = MAX_CONNECTIONS
     ) -> None:
         self.address, self.port = address, port
-        self.tls = ssl.create_default_context() if tls_host else None
+        self.tls = tls_context() if tls_host else None
         if self.tls is not None:
             self.tls.set_alpn_protocols(["http/1.1"])
         self.tls_host = tls_host

@@ -87,10 +87,13 @@ def _pinned_client(url: str, headers: dict[str, str] | None, lost: Any = None) -
         if lost and response.status_code == 404 and "mcp-session-id" in response.request.headers:
             lost()
 
+    from gateway.http1 import tls_context
+
     client = httpx2.AsyncClient(
         headers=headers or {},
         event_hooks={"request": [name_the_host], "response": [watch_the_session]},
-        trust_env=False,
+        verify=tls_context(),  # the same authorities as the calls' client
+        trust_env=False,  # no proxy from the environment: the pinned address is the one used
         follow_redirects=False,
         timeout=TIMEOUT,
     )

@@ -47,16 +47,23 @@ class Upstream:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
 
-    def start(self, tools: str = "v1") -> Upstream:
+    def start(self, tools: str = "v1", tls: tuple[str, str] | None = None) -> Upstream:
+        """`tls`: (certificate, key) files: HTTPS (then ready is when the port accepts)."""
         self.stop()
+        env = {**os.environ, "TOOLS": tools, "RECORD": str(self.record)}
+        if tls:
+            env.update(TLS_CERT=tls[0], TLS_KEY=tls[1])
         self.process = subprocess.Popen(
             [sys.executable, str(HERE / "upstream_server.py"), str(self.port)],
-            env={**os.environ, "TOOLS": tools, "RECORD": str(self.record)},
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for _ in range(100):
             try:
+                if tls:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 conn.request("GET", "/mcp")
                 conn.getresponse()

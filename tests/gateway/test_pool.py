@@ -161,3 +161,35 @@ def test_an_upstream_that_never_answers_fails_the_call_and_the_next_call_tries_a
     assert len(outcomes) == 2 and all(seconds < 2 for _, seconds in outcomes), outcomes
     assert (opened, accepted) == (2, 2), outcomes  # the second call did not wait on the first
     assert left == []  # no session is left open
+
+
+def test_a_tls_upstream_is_verified_by_both_clients_against_the_same_authorities(
+    gateway, setup, org, admin, tmp_path, monkeypatch
+):
+    """An MCP server on HTTPS with a certificate from a company's own CA: neither the tool
+    listing (the SDK's client) nor a call (the gateway's) trusts it until SSL_CERT_FILE names
+    that CA; then both do, for the URL's host name, on the address the SSRF guard checked."""
+    from gateway.models import McpServer
+    from gateway.services import tools_refresh
+    from gateway.upstream import UpstreamError, list_tools
+    from tests.siem.conftest import make_pki
+
+    pki = make_pki(tmp_path)  # a certificate for localhost and 127.0.0.1
+    ca = tmp_path / "company-ca.pem"
+    ca.write_text(pki["ca_pem"])
+    upstream = setup["upstream"]
+    upstream.start(tls=(pki["cert"], pki["key"]))
+    McpServer.objects.filter(org=org, name="Jira").update(
+        url=f"https://localhost:{upstream.port}/mcp"
+    )
+    server = McpServer.objects.get(org=org, name="Jira")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(UpstreamError, match="certificate verify failed"):
+        list_tools(server)
+    with pytest.raises(MCPError, match="certificate verify failed"):
+        _echo(gateway, setup["key"], "untrusted")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    assert [t["name"] for t in list_tools(server)] == ["add", "echo"]
+    tools_refresh(server=server)
+    assert _echo(gateway, setup["key"], "over tls") == "over tls"

@@ -70,4 +70,7 @@ def app():
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    tls = {}
+    if os.environ.get("TLS_CERT"):  # HTTPS with this certificate and key
+        tls = {"ssl_certfile": os.environ["TLS_CERT"], "ssl_keyfile": os.environ["TLS_KEY"]}
+    uvicorn.run(app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", **tls)
