@@ -14,8 +14,9 @@ connection's close, TLS verified for the URL's host name (`tls_context`).
   with the URL's host in the Host header and as the TLS server name.
 - A connection carries one request at a time and is kept after an answer read to its end that
   the server lets keep (`Connection: close` or an answer ended by closing is not kept); one idle
-  for KEEP_IDLE seconds is closed (servers close theirs after 5 s: Node, uvicorn), so that a
-  request is not written into a connection the server is closing.
+  for KEEP_IDLE seconds is closed (servers close theirs after 5 s: Node, uvicorn), or a second
+  before the server's own `Keep-Alive: timeout=N`, so that a request is not written into a
+  connection the server is closing.
 - An answer left before its end (a timeout, a cancel, an error) closes its connection.
 - An answer over MAX_ANSWER bytes, an answer that is not HTTP, and a connection lost before the
   answer ended fail the request with a ConnectionError (an OSError) saying so; a connection
@@ -125,6 +126,7 @@ class _Connection(asyncio.Protocol):
         self.keep = False  # the server lets the connection be kept (read with the head)
         self.closed = False
         self.idle_since = 0.0
+        self.keep_for = KEEP_IDLE  # seconds it may wait idle for its next request
 
     # asyncio's side
     def connection_made(self, transport: Any) -> None:
@@ -167,6 +169,7 @@ class _Connection(asyncio.Protocol):
             self.answer.headers.clear()
             return
         self.keep = self.parser.should_keep_alive()
+        self.keep_for = _keep_for(self.answer.headers.get("keep-alive", ""))
         self.answer._headers_done(status)
 
     def on_body(self, body: bytes) -> None:
@@ -201,6 +204,19 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+def _keep_for(keep_alive: str) -> float:
+    """How long a connection may wait idle: KEEP_IDLE, or less when the server's `Keep-Alive`
+    header says it closes sooner (a second before it does)."""
+    for part in keep_alive.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "timeout":
+            try:
+                return max(0.0, min(KEEP_IDLE, float(value.strip()) - 1))
+            except ValueError:
+                break
+    return KEEP_IDLE
 
 
 def _why(exc: BaseException | None) -> str:
@@ -263,7 +279,7 @@ class Client:
         now = time.monotonic()
         while self.idle:
             connection = self.idle.pop()
-            if not connection.closed and now - connection.idle_since < KEEP_IDLE:
+            if not connection.closed and now - connection.idle_since < connection.keep_for:
                 return connection
             connection.close()
         return None

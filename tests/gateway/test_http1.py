@@ -169,6 +169,26 @@ def test_an_idle_connection_past_keep_idle_is_not_reused(monkeypatch):
     assert run(go).connections == 2
 
 
+def test_a_servers_keep_alive_timeout_shortens_how_long_a_connection_waits():
+    closes_soon = "Keep-Alive: timeout=1.3, max=100"  # kept for 0.3 s: a second early
+
+    async def go():
+        async with Scripted(
+            ok(b"1", closes_soon), ok(b"2", closes_soon), ok(b"3"), ok(b"4")
+        ) as server:
+            client = http1.Client("127.0.0.1", server.port, None)
+            await _read(client)
+            await _read(client)  # at once: the same connection
+            await asyncio.sleep(0.5)  # within our 4 s, past the server's mark
+            await _read(client)  # a new connection; this answer names no timeout: 4 s
+            await asyncio.sleep(0.5)
+            await _read(client)  # the same again
+            return server
+
+    assert run(go).connections == 2
+    assert http1._keep_for("timeout=0") == 0 and http1._keep_for("timeout=x") == 4.0
+
+
 def test_an_answer_left_before_its_end_closes_its_connection():
     async def half(writer):
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nthe first half")
