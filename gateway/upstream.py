@@ -63,6 +63,12 @@ def stdio_params(name: str) -> Any:
     )
 
 
+def _pinned(url: str) -> tuple[str, Any]:
+    """The address the SSRF guard checked for this URL (the one to connect to), and the URL's
+    parts."""
+    return outbound.pick(check_url(url)), urlsplit(url)
+
+
 def _pinned_client(url: str, headers: dict[str, str] | None, lost: Any = None) -> tuple[Any, str]:
     """An httpx client that connects to the address the SSRF guard checked only (the Host
     header and TLS server name stay the URL's host), and the URL to post to. `lost()` is
@@ -70,9 +76,7 @@ def _pinned_client(url: str, headers: dict[str, str] | None, lost: Any = None) -
     knows the session (the MCP spec: the client starts a new one)."""
     import httpx2
 
-    addresses = check_url(url)
-    parts = urlsplit(url)
-    address = outbound.pick(addresses)
+    address, parts = _pinned(url)
     netloc = f"[{address}]" if ":" in address else address
     if parts.port:
         netloc += f":{parts.port}"
@@ -127,9 +131,7 @@ class HttpSession:
     types."""
 
     def __init__(self, url: str, headers: dict[str, str] | None, lost: Any = None) -> None:
-        addresses = check_url(url)
-        parts = urlsplit(url)
-        self.address = outbound.pick(addresses)
+        self.address, parts = _pinned(url)
         self.tls = parts.scheme == "https"
         self.port = parts.port or (443 if self.tls else 80)
         self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))

@@ -106,7 +106,10 @@ def test_a_writer_that_vanished_mid_transaction_does_not_hold_the_next_try(org, 
     that session after IDLE_IN_TRANSACTION, so the next try stores the segment, exactly once,
     instead of waiting on those rows until TCP keepalive ends the session (hours)."""
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's idle_in_transaction_session_timeout; SQLite has one writer")
+        pytest.skip(
+            "needs PostgreSQL's idle_in_transaction_session_timeout (SQLite has one writer and "
+            "no sessions to end): make test runs this on PostgreSQL"
+        )
     import threading
     import time
 
